@@ -1,0 +1,166 @@
+"""Find the artefacts of a run directory, whatever produced them.
+
+A run directory may be the demo's (everything), or a user's own folder holding any mix of
+prepared datasets, training runs, sequence and explanation outputs. Each artefact is
+recognised by the files its stage always writes, so the report needs no manifest and shows
+a section only for what exists.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _skip(path: Path, root: Path) -> bool:
+    # Temporary outputs of an interrupted command start with a dot; never report them.
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+@dataclass
+class Dataset:
+    path: Path
+    info: dict[str, Any]
+    table1: pd.DataFrame | None
+
+
+@dataclass
+class TrainingRun:
+    path: Path
+    metrics: list[dict[str, Any]]
+    config: dict[str, Any]
+    images: list[Path]
+
+
+@dataclass
+class Sequence:
+    path: Path
+    summary: dict[str, Any]
+    images: dict[str, Path]          # role (sequence, subtraction, significant, gif) -> file
+
+    @property
+    def mode(self) -> str:
+        return str(self.summary.get("mode", "global"))
+
+
+@dataclass
+class Explanation:
+    path: Path
+    summary: dict[str, Any]
+    figures: list[Path]
+    sequences: list[Sequence] = field(default_factory=list)
+
+
+@dataclass
+class Artefacts:
+    root: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    cohort: list[tuple[Path, dict[str, Any], list[Path]]] = field(default_factory=list)
+    datasets: list[Dataset] = field(default_factory=list)
+    training: list[TrainingRun] = field(default_factory=list)
+    sequences: list[Sequence] = field(default_factory=list)
+    cnns: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    explanations: list[Explanation] = field(default_factory=list)
+    truth: pd.DataFrame | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.cohort or self.datasets or self.training or self.sequences
+                    or self.cnns or self.explanations or self.truth is not None)
+
+
+SEQUENCE_FILES = {"sequence": "sequence.png", "subtraction": "subtraction.png",
+                  "significant": "significant.png", "gif": "sequence.gif"}
+
+
+def _sequence(path: Path) -> Sequence:
+    images = {role: path / name for role, name in SEQUENCE_FILES.items() if (path / name).is_file()}
+    return Sequence(path, _read_json(path / "summary.json"), images)
+
+
+def discover(root: str | Path) -> Artefacts:
+    """Scan ``root`` recursively and classify what each stage left there."""
+    root = Path(root)
+    art = Artefacts(root=root)
+    for name in ("demo.json", "config.json"):
+        if (root / name).is_file():
+            art.config = _read_json(root / name)
+            break
+
+    explain_dirs: set[Path] = set()
+    for summary in sorted(root.rglob("summary.json")):
+        if _skip(summary, root):
+            continue
+        data = _read_json(summary)
+        if data.get("kind") == "explain" or "cases" in data:
+            explain_dirs.add(summary.parent)
+
+    for meta in sorted(root.rglob("cohort.json")):
+        if not _skip(meta, root):
+            grids = sorted(p for p in meta.parent.glob("*.png"))
+            art.cohort.append((meta.parent, _read_json(meta), grids))
+
+    for prep in sorted(root.rglob("prepare.json")):
+        if _skip(prep, root):
+            continue
+        t1 = prep.parent / "table1.csv"
+        table = pd.read_csv(t1) if t1.is_file() else None
+        art.datasets.append(Dataset(prep.parent, _read_json(prep), table))
+
+    for metrics in sorted(root.rglob("metrics.jsonl")):
+        if _skip(metrics, root) or "assets" in metrics.parts:
+            continue
+        run = metrics.parent
+        rows = []
+        for line in metrics.read_text().splitlines():
+            line = line.strip()
+            if line:
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a line cut by an interrupted write; the rest is still good
+        cfg = _read_json(run / "config.json")
+        samples = sorted(p for p in run.rglob("*.png") if not _skip(p, root))
+        art.training.append(TrainingRun(run, rows, cfg, samples))
+
+    for summary in sorted(root.rglob("summary.json")):
+        if _skip(summary, root):
+            continue
+        seq_dir = summary.parent
+        if (seq_dir / "sequence.png").is_file() and seq_dir not in explain_dirs:
+            seq = _sequence(seq_dir)
+            parent_explain = next((e for e in explain_dirs if e in seq_dir.parents), None)
+            if parent_explain is None:
+                art.sequences.append(seq)
+
+    for exp_dir in sorted(explain_dirs):
+        figures = sorted(p for p in exp_dir.glob("*.png"))
+        nested = [_sequence(s.parent) for s in sorted(exp_dir.rglob("summary.json"))
+                  if s.parent != exp_dir and (s.parent / "sequence.png").is_file()]
+        art.explanations.append(Explanation(exp_dir, _read_json(exp_dir / "summary.json"),
+                                            figures, nested))
+
+    for cfg in sorted(root.rglob("config.json")):
+        if _skip(cfg, root):
+            continue
+        data = _read_json(cfg)
+        if data.get("kind") == "cnn" or (cfg.parent / "model.pt").is_file():
+            art.cnns.append((cfg.parent, data))
+
+    for name in ("truth.csv",):
+        hits = [p for p in sorted(root.rglob(name)) if not _skip(p, root)]
+        if hits:
+            art.truth = pd.read_csv(hits[0])
+    return art
