@@ -26,6 +26,12 @@ from typing import Any
 from seegaan.errors import OptionError, OutputExistsError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
     """Fail early (before any work) if ``path`` exists without ``overwrite``, or cannot be written."""
     path = Path(path)
@@ -46,6 +52,9 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
     path = check_output(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    # mkdtemp makes a private (0700) directory; the final output should get the user's
+    # usual permissions, as if created with mkdir.
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
     except BaseException:
@@ -74,6 +83,7 @@ def atomic_file(path: str | os.PathLike, overwrite: bool = True, mode: str = "wb
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make the final file private
     try:
         with open(tmp, mode) as fh:
             yield fh
@@ -95,6 +105,7 @@ def atomic_temp_path(path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
     return Path(tmp)
 
 

@@ -1,0 +1,144 @@
+"""``seegaan encode`` and ``seegaan sequence``: thin wrappers over :mod:`seegaan.latent`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+SPLITS = ["test", "val", "train", "all"]
+
+
+def _load(checkpoint: Path, device: str):
+    import seegaan
+
+    return seegaan.load_autoencoder(checkpoint, device=device)
+
+
+@click.command("encode")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Latent table to write (Parquet), e.g. latents.parquet.")
+@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True,
+              help="Which images to encode.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Images per encoder call.")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing table.")
+def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: int,
+           device: str, overwrite: bool) -> None:
+    """Encode DATA_DIR (a prepared dataset) with CHECKPOINT into a latent table.
+
+    One row per image: image_id, patient_id, split, every feature column, then w_0 … w_{D-1}.
+
+    \b
+    Example:
+      seegaan encode runs/ae/best data/cohort64 --out latents.parquet --split test
+    """
+    from seegaan.latent.encode import encode_to_file
+    from seegaan.utils.fsio import check_output
+
+    check_output(out, overwrite)
+    ae = _load(checkpoint, device)
+    table = encode_to_file(ae, data_dir, out, split=split, batch_size=batch_size,
+                           checkpoint=str(checkpoint), overwrite=overwrite)
+    click.echo(f"latents: {out} ({len(table.w)} images × {table.w_dim} dims, split {split})")
+
+
+@click.command("sequence")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("latents", type=click.Path(path_type=Path))
+@click.option("--feature", required=True, help="Column of the latent table to explain.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Output directory (SEQ_DIR).")
+@click.option("--from", "from_level", default=None,
+              help="Start level of a qualitative feature, e.g. 0 or Carestream.")
+@click.option("--to", "to_level", default=None,
+              help="End level of a qualitative feature, e.g. 1 or GE.")
+@click.option("--image", "image_id", default=None,
+              help="Local sequence for this image_id: w_E + λ·(w̄_to − w̄_from).")
+@click.option("--lambda-max", type=float, default=1.0, show_default=True,
+              help="Last λ of a local sequence.")
+@click.option("--frames", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Frames in the sequence.")
+@click.option("--kind", type=click.Choice(["auto", "qualitative", "quantitative"]),
+              default="auto", show_default=True,
+              help="auto: qualitative when --from/--to are given or the feature has ≤ 2 values.")
+@click.option("--range", "percentiles", type=(float, float), default=(5.0, 95.0),
+              show_default=True, help="Quantitative grid, as percentiles of the feature.")
+@click.option("--backend", type=click.Choice(["pspline", "pygam"]), default="pspline",
+              show_default=True, help="Regression for quantitative features (pygam: slow, optional).")
+@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True,
+              help="Rows that define the groups or the regression.")
+@click.option("--permutations", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Permutations for the pixel test (0: no test).")
+@click.option("--alpha", type=float, default=None, help="Significance level [default: 0.05].")
+@click.option("--correction", type=click.Choice(["none", "fdr", "maxt"]), default="none",
+              show_default=True, help="Multiple-comparison correction (none is the paper's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Permutation seed.")
+@click.option("--vlim", type=float, default=None,
+              help="Colour range ±VLIM of the maps [default: largest |difference|; paper: 0.5].")
+@click.option("--fps", type=float, default=4.0, show_default=True, help="Animation speed.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Frames per decoder call.")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing SEQ_DIR.")
+def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_level: str | None,
+             to_level: str | None, image_id: str | None, lambda_max: float, frames: int,
+             kind: str, percentiles: tuple[float, float], backend: str, split: str,
+             permutations: int, alpha: float | None, correction: str, seed: int,
+             vlim: float | None, fps: float, batch_size: int, device: str,
+             overwrite: bool) -> None:
+    """Render a SEE-GAAN sequence for FEATURE with permutation-tested subtraction maps.
+
+    \b
+    Global, qualitative (group means, interpolated):
+      seegaan sequence runs/ae/best latents.parquet --feature ahf --from 0 --to 1 --out seq/ahf
+    Global, quantitative (regression path, 5th..95th percentile):
+      seegaan sequence runs/ae/best latents.parquet --feature age --out seq/age
+    Local (one image pushed toward the other group):
+      seegaan sequence runs/ae/best latents.parquet --feature ahf --from 0 --to 1 \\
+          --image p0042 --lambda-max 1.5 --out seq/p0042
+
+    Writes sequence.png, subtraction.png, significant.png, sequence.gif (+ .mp4 with
+    imageio-ffmpeg), result.npz and summary.json.
+    """
+    from seegaan.latent.select import find_image, select_rows
+    from seegaan.latent.sequence import (
+        check_compatible,
+        check_test_options,
+        global_sequence,
+        local_sequence,
+        write_sequence,
+    )
+    from seegaan.latent.store import load_latents
+    from seegaan.utils.fsio import check_output
+
+    # Every check that needs no model runs first, so a typo costs a second, not a load.
+    check_output(out, overwrite)
+    check_test_options(permutations, alpha, correction)
+    table = load_latents(latents)
+    if image_id is not None:
+        find_image(table, image_id)
+        select_rows(table, feature, split, "qualitative", from_level, to_level)
+    else:
+        select_rows(table, feature, split, kind, from_level, to_level)
+    ae = _load(checkpoint, device)
+    check_compatible(ae, table, str(checkpoint))
+    common = dict(frames=frames, split=split, permutations=permutations, alpha=alpha,
+                  correction=correction, seed=seed, batch_size=batch_size)
+    if image_id is not None:
+        result = local_sequence(ae, table, feature, image_id, from_level=from_level,
+                                to_level=to_level, lambda_max=lambda_max, **common)
+    else:
+        result = global_sequence(ae, table, feature, from_level=from_level, to_level=to_level,
+                                 kind=kind, percentiles=percentiles, backend=backend, **common)
+    result.options.update(checkpoint=str(checkpoint), latents=str(latents))
+    write_sequence(result, out, overwrite=overwrite, vlim=vlim, fps=fps)
+    sig = ""
+    if result.test is not None:
+        frac = float(result.test.significant[1:].mean())
+        sig = f", {frac:.1%} of pixels significant ({result.test.correction})"
+    click.echo(f"sequence: {out} ({result.title}; {len(result.values)} frames{sig}; "
+               f"{result.timings['total_s']:.1f} s)")

@@ -1,0 +1,54 @@
+"""What the latent stage needs from an autoencoder, and batched decoding on top of it.
+
+The latent stage codes against this small interface rather than a concrete class, so it can
+be tested with a fake (a fixed linear decoder) and works with any model that offers it.
+``seegaan.load_autoencoder`` returns an object of this shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+
+@runtime_checkable
+class Autoencoder(Protocol):
+    """``encode``: (N, 1, S, S) in [-1, 1] -> (N, w_dim); ``decode``: the inverse map,
+    deterministic (fixed or no noise), so a latent always renders the same image."""
+
+    w_dim: int
+    image_size: int
+    device: Any
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def decode(self, w: torch.Tensor) -> torch.Tensor: ...
+
+
+def decode_latents(ae: Autoencoder, w: np.ndarray | torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """Decode ``(M, D)`` latents in batches; returns float32 ``(M, S, S)`` on the CPU.
+
+    Example::
+
+        frames = decode_latents(ae, path)     # path: (T, 512) -> frames: (T, 64, 64)
+    """
+    w = torch.as_tensor(np.asarray(w, dtype=np.float32))
+    out = np.empty((len(w), ae.image_size, ae.image_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(w), batch_size):
+            x = ae.decode(w[start:start + batch_size].to(ae.device))
+            out[start:start + len(x)] = x.reshape(len(x), ae.image_size, ae.image_size).float().cpu().numpy()
+    return out
+
+
+def encode_images(ae: Autoencoder, x: np.ndarray | torch.Tensor, batch_size: int = 64) -> np.ndarray:
+    """Encode ``(N, 1, S, S)`` images in [-1, 1] in batches; returns float32 ``(N, w_dim)``."""
+    x = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not torch.is_tensor(x) else x
+    out = np.empty((len(x), ae.w_dim), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            w = ae.encode(x[start:start + batch_size].to(ae.device))
+            out[start:start + len(w)] = w.float().cpu().numpy()
+    return out
