@@ -26,3 +26,46 @@ def report(run_dir: Path, title: str | None, overwrite: bool) -> None:
 
     path = build_report(run_dir, overwrite=overwrite, title=title)
     click.echo(f"report: {path}")
+
+
+@click.command("demo", context_settings={"max_content_width": 100})
+@click.option("--out", "out", default="seegaan-demo", show_default=True, type=click.Path(),
+              help="Run directory to create (it appears only when the demo has finished).")
+@click.option("--size", default=64, show_default=True, type=int,
+              help="Image side in pixels; must match the checkpoint (the bundled one is 64).")
+@click.option("--train", is_flag=True,
+              help="Train a new autoencoder on the demo cohort instead of loading one "
+                   "(slow: not within the 10-minute budget at 64 px).")
+@click.option("--train-steps", default=None, type=int,
+              help="Autoencoder steps with --train [default: 3000, quick 40].")
+@click.option("--quick", is_flag=True,
+              help="Reduced run for CI: fewer images, permutations, frames and CNN epochs.")
+@click.option("--checkpoint", default=None, type=click.Path(file_okay=False),
+              help="Autoencoder checkpoint directory [default: the bundled demo64 one].")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the cohort, split, permutations and CNN.")
+@click.option("--threads", default=0, show_default=True, type=int,
+              help="torch CPU threads (0: torch's default).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out (once the new run is done).")
+def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
+         checkpoint: str | None, seed: int, threads: int, overwrite: bool) -> None:
+    """Run the whole SEE-GAAN study on the built-in virtual cohort and write a report.
+
+    \b
+    Stages:  1 render the cohort    2 prepare (split, Table 1)   3 load the autoencoder
+             4 encode               5 global sequences (Fig. 3)  6 local sequences (Fig. 4)
+             7 train the BNPP CNN   8 BNPP sequences (Fig. 5)    9 TP/TN/FP/FN (Fig. 6)
+             10 ground-truth check, then report.html
+    The last line printed is the path of the report.
+
+    \b
+    Examples:
+      seegaan demo                         # about 10 minutes on 2 CPU cores
+      seegaan demo --quick --out /tmp/q    # about 3 minutes
+    """
+    from seegaan.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig.make(out, quick=quick, size=size, train=train, train_steps=train_steps,
+                          checkpoint=checkpoint, seed=seed, threads=threads)
+    path = run_demo(cfg, log=lambda line: click.echo(line, err=True), overwrite=overwrite)
+    click.echo(f"report: {path}")

@@ -66,8 +66,12 @@ def _table(df: pd.DataFrame, pass_col: str | None = None) -> str:
             text = "" if pd.isna(val) else (f"{val:.4g}" if isinstance(val, float) else str(val))
             cls = ""
             if col == pass_col:
-                ok = str(val).strip().lower() in ("true", "pass", "yes", "1")
-                cls, text = (' class="pass"', "pass") if ok else (' class="fail"', "fail")
+                word = "" if pd.isna(val) else str(val).strip().lower()
+                if word in ("", "n/a", "na", "skipped", "none"):  # not evaluated: neither pass nor fail
+                    cls, text = "", "n/a"
+                else:
+                    ok = word in ("true", "pass", "yes", "1")
+                    cls, text = (' class="pass"', "pass") if ok else (' class="fail"', "fail")
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -151,9 +155,10 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
     if art.cohort:
         body = []
         for path, info, grids in art.cohort:
+            opts = {**info, **info.get("options", {})}  # cohort.json keeps them under "options"
             body.append(f"<p class='caption'>{html.escape(_rel(path, root))}: "
-                        f"{info.get('n', '?')} radiographs at {info.get('size', '?')} px, "
-                        f"seed {info.get('seed', '?')}.</p>")
+                        f"{opts.get('n', '?')} radiographs at {opts.get('size', '?')} px, "
+                        f"seed {opts.get('seed', '?')}.</p>")
             body += [_img(g, root, g.stem.replace("_", " ")) for g in grids[:3]]
         out.append(Section("cohort", "Virtual cohort", "\n".join(body),
                            intro="Synthetic PA chest radiographs rendered from a real chest CT, "
@@ -205,9 +210,16 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
         rows = []
         for path, cfg in art.cnns:
             m = cfg.get("metrics", {})
-            rows.append({"model": _rel(path, root), "architecture": cfg.get("arch", ""),
-                         "target": cfg.get("target", ""),
-                         **{k: v for k, v in m.items() if isinstance(v, (int, float))}})
+            # `seegaan cnn train` nests its options under "training" and its scores per split.
+            train = cfg.get("training", {}) if isinstance(cfg.get("training"), dict) else {}
+            scores = {f"{split} {k}": v for split in ("val", "test")
+                      if isinstance(m.get(split), dict)
+                      for k, v in m[split].items() if k in ("r2", "auc", "n")}
+            rows.append({"model": _rel(path, root),
+                         "architecture": cfg.get("arch", train.get("arch", "")),
+                         "target": cfg.get("target", train.get("target", "")),
+                         **{k: v for k, v in m.items() if isinstance(v, (int, float))},
+                         **scores})
         out.append(Section("cnn", "Reference CNN", _table(pd.DataFrame(rows)),
                            intro="The CNN whose predictions are explained below, with its "
                                  "test-split performance."))

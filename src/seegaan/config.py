@@ -1,0 +1,191 @@
+"""Configuration dataclasses: the autoencoder's architecture presets and the training options.
+
+A :class:`ModelConfig` is written as ``config.json`` beside every checkpoint, so a checkpoint
+always loads from its own directory without repeating flags. A :class:`TrainConfig` is
+written beside every run (``RUN_DIR/config.json``) together with the model config.
+
+Presets (``PRESETS``):
+
+- ``tiny``: 32x32, a few thousand parameters per layer, for tests;
+- ``demo64``: 64x64, narrow widths chosen so that two CPU cores train it to good
+  reconstructions in hours (the bundled demo checkpoint);
+- ``paper256``: the paper's 256x256 widths (G 512/512/512/512/256/128/64 from 4 to 256,
+  E and D 32 up to 512), w_dim 512, 8-layer mapping.
+
+Example::
+
+    from seegaan.config import get_preset
+    cfg = get_preset("demo64")
+    cfg.image_size, cfg.w_dim        # (64, 512)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from seegaan.errors import CheckpointError, OptionError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of encoder E, mapping M, generator G and discriminator D."""
+
+    preset:          str                     # name of the preset this came from ("custom" otherwise)
+    image_size:      int                     # output resolution, a power of two >= 8
+    w_dim:           int = 512               # latent width (the paper's 512-d w)
+    z_dim:           int = 512               # mapping input width
+    mapping_layers:  int = 8                 # fully connected layers in M (paper: 8)
+    mapping_lr_mul:  float = 0.01            # learning-rate multiplier of M (paper: 0.01)
+    g_channels:      tuple[int, ...] = ()    # G widths at resolutions 4, 8, ..., image_size
+    e_channels:      tuple[int, ...] = ()    # E widths at resolutions image_size, ..., 8, 4
+    d_channels:      tuple[int, ...] = ()    # D widths at resolutions image_size, ..., 8, 4
+    head_dim:        int = 512               # width of the FC layer in the E and D heads
+    mbstd_group:     int = 4                 # minibatch-std group size (consecutive samples)
+    image_channels:  int = 1                 # 1 for radiographs
+    out_tanh:        bool = True             # squash G's output to [-1, 1] as the reference does
+
+    def __post_init__(self) -> None:
+        # JSON gives lists; the dataclass is frozen and hashed, so store tuples.
+        for name in ("g_channels", "e_channels", "d_channels"):
+            object.__setattr__(self, name, tuple(int(c) for c in getattr(self, name)))
+        self.validate()
+
+    @property
+    def n_res(self) -> int:
+        """Number of resolutions from 4 to image_size."""
+        return int(math.log2(self.image_size)) - 1
+
+    @property
+    def num_ws(self) -> int:
+        """Number of style inputs G consumes (for style mixing)."""
+        return 2 * int(math.log2(self.image_size)) - 2
+
+    def validate(self) -> None:
+        s = self.image_size
+        if s < 8 or s & (s - 1):
+            raise OptionError(f"image_size {s}: must be a power of two >= 8")
+        for name in ("g_channels", "e_channels", "d_channels"):
+            if len(getattr(self, name)) != self.n_res:
+                raise OptionError(f"{name}: needs {self.n_res} widths for {s}x{s} "
+                                  f"(resolutions 4..{s}), got {len(getattr(self, name))}")
+        if self.mapping_layers < 1 or self.w_dim < 1 or self.z_dim < 1:
+            raise OptionError("mapping_layers, w_dim and z_dim must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for name in ("g_channels", "e_channels", "d_channels"):
+            d[name] = list(d[name])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> ModelConfig:
+        """Build from a ``config.json`` mapping; unknown or missing fields are refused."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise CheckpointError(f"{source}: unknown model field(s) {', '.join(unknown)}")
+        try:
+            return cls(**d)
+        except TypeError as err:
+            raise CheckpointError(f"{source}: incomplete model config ({err})") from None
+        except OptionError as err:
+            raise CheckpointError(f"{source}: invalid model config ({err})") from None
+
+
+PRESETS: dict[str, ModelConfig] = {
+    "tiny": ModelConfig(
+        preset="tiny", image_size=32, w_dim=32, z_dim=32, mapping_layers=2,
+        g_channels=(32, 32, 16, 8), e_channels=(8, 16, 32, 32), d_channels=(8, 16, 32, 32),
+        head_dim=32, mbstd_group=2),
+    # Narrow widths: CPU time goes to the high-resolution layers, and the inference weights
+    # (E + M + G, float32) must stay under 25 MB to ship in the package (23.7 MB). w stays
+    # 512-d and M keeps 8 layers as in the paper, so the latent analysis downstream works
+    # in the paper's dimensionality.
+    "demo64": ModelConfig(
+        preset="demo64", image_size=64, w_dim=512, z_dim=512, mapping_layers=8,
+        g_channels=(128, 128, 128, 64, 32), e_channels=(32, 64, 128, 128, 128),
+        d_channels=(32, 64, 128, 128, 128), head_dim=512, mbstd_group=4),
+    "paper256": ModelConfig(
+        preset="paper256", image_size=256, w_dim=512, z_dim=512, mapping_layers=8,
+        g_channels=(512, 512, 512, 512, 256, 128, 64),
+        e_channels=(32, 64, 128, 256, 512, 512, 512),
+        d_channels=(32, 64, 128, 256, 512, 512, 512), head_dim=512, mbstd_group=4),
+}
+
+
+def get_preset(name: str) -> ModelConfig:
+    """The model config of a named preset (``tiny``, ``demo64``, ``paper256``)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise OptionError(f"--preset {name!r}: unknown (choose from {', '.join(PRESETS)})") from None
+
+
+@dataclass
+class TrainConfig:
+    """Training options (METHODS.md section 1.3); defaults are the paper's unless noted."""
+
+    steps:            int = 20000        # optimiser steps in total (a resumed run continues to this)
+    batch:            int = 8            # total batch over all processes (paper: 4)
+    lr:               float = 1e-3       # Adam learning rate, every network
+    betas:            tuple[float, float] = (0.0, 0.99)  # Adam betas
+    eps:              float = 1e-8       # Adam epsilon
+    r1_gamma:         float = 10.0       # R1 penalty weight on real images
+    reg_every:        int = 4            # lazy regularisation interval (R1 and latent moments)
+    moment_weight:    float = 1.0        # latent-moment penalty weight
+    ema_beta:         float = 0.999      # EMA decay of M, G, E (ramped up over the first steps)
+    aug_p:            float = 0.2        # probability of augmenting each real image
+    mix_p:            float = 0.9        # style-mixing probability in the fake branch
+    rec_adv_weight:   float = 0.1        # adversarial weight in the reconstruction loss
+    perceptual:       str = "auto"       # "vgg" (needs vgg_weights), "ssim" (weight-free), "none", "auto"
+    vgg_weights:      str | None = None  # local torchvision vgg16 state dict
+    vgg_weight:       float = 0.01       # weight of the VGG perceptual term (paper: 0.01)
+    ssim_weight:      float = 0.2        # weight of the multi-scale (1 - SSIM) substitute
+    fake_weight:      float = 0.5        # D loss weight of fakes
+    recon_d_weight:   float = 0.5        # D loss weight of reconstructions
+    seed:             int = 0            # everything random derives from (seed, step)
+    log_every:        int = 50           # steps between metrics.jsonl loss lines
+    sample_every:     int = 1000         # steps between sample grids
+    ckpt_every:       int = 1000         # steps between last/ and state/ checkpoints
+    val_every:        int = 1000         # steps between validation metrics (and best/ selection)
+    val_images:       int = 256          # validation images used for MSE/SSIM/SWD
+    best_by:          str = "auto"       # "auto" (fid if available, else ssim), "fid", "swd", "ssim", "mse"
+    inception_weights: str | None = None  # local Inception weights for FID (optional)
+    modconv:          str = "fast"       # "fast" or "grouped" modulated convolution
+    threads:          int = 0            # torch threads per process (0: leave torch's default)
+    extra:            dict[str, Any] = field(default_factory=dict)  # free-form notes kept in config.json
+
+    def validate(self) -> None:
+        if self.steps < 1:
+            raise OptionError(f"--steps {self.steps}: must be at least 1")
+        if self.batch < 1:
+            raise OptionError(f"--batch {self.batch}: must be at least 1")
+        if self.perceptual not in ("auto", "vgg", "ssim", "none"):
+            raise OptionError(f"--perceptual {self.perceptual!r}: choose auto, vgg, ssim or none")
+        if self.perceptual == "vgg" and not self.vgg_weights:
+            raise OptionError("--perceptual vgg: needs --vgg-weights PATH (a local vgg16 state dict)")
+        if self.best_by not in ("auto", "fid", "swd", "ssim", "mse"):
+            raise OptionError(f"--best-by {self.best_by!r}: choose auto, fid, swd, ssim or mse")
+        if self.best_by == "fid" and not self.inception_weights:
+            raise OptionError("--best-by fid: needs --inception-weights PATH")
+        if self.modconv not in ("fast", "grouped"):
+            raise OptionError(f"--modconv {self.modconv!r}: choose fast or grouped")
+        for name in ("log_every", "sample_every", "ckpt_every", "val_every", "reg_every"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"{name}: must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(d["betas"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: v for k, v in d.items() if k in names}
+        if "betas" in kept:
+            kept["betas"] = tuple(kept["betas"])
+        return cls(**kept)

@@ -1,0 +1,94 @@
+"""The Fig. 6 layout: for each patient, the original, attribution maps, SEE-GAAN frames and subtractions.
+
+One row per patient (TP, TN, FP, FN). Attribution maps are drawn as heat over the grey
+original (each normalised to its own maximum, since their units differ); subtractions use
+the diverging reversed-Spectral map with a symmetric range per row and a colour bar, so a
+difference's sign reads the same everywhere in seegaan.
+
+Example::
+
+    rows = [PatientRow("TP", "TP p0012: BNPP 2310, pred 1880", original, maps, frames, diffs)]
+    save_fig6(rows, "exp/fig6.png")
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seegaan.explain.attribution import TITLES
+
+
+@dataclass
+class PatientRow:
+    category: str                                   # TP | TN | FP | FN
+    title: str                                      # shown left of the row
+    original: np.ndarray                            # (S, S) in [-1, 1]
+    attributions: dict[str, np.ndarray] = field(default_factory=dict)  # method -> (S, S)
+    frames: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (label, (S, S) image)
+    diffs: list[tuple[str, np.ndarray]] = field(default_factory=list)   # (label, (S, S) signed map)
+    note: str = ""                                  # one short line, e.g. the lambda search's outcome
+
+
+def save_fig6(rows: list[PatientRow], path: str | os.PathLike, methods: list[str] | None = None,
+              dpi: int = 110) -> None:
+    """Draw the patients' rows into one PNG (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from seegaan.viz import DIFF_CMAP, save_figure, symmetric_limit
+
+    methods = methods if methods is not None else sorted({m for r in rows for m in r.attributions},
+                                                         key=list(TITLES).index)
+    n_frames = max((len(r.frames) for r in rows), default=0)
+    n_diffs = max((len(r.diffs) for r in rows), default=0)
+    n_cols = 1 + len(methods) + n_frames + n_diffs
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.9 * n_cols + 0.6, 2.15 * len(rows) + 0.5),
+                             squeeze=False, layout="constrained")
+    for r, row in enumerate(rows):
+        ax = axes[r]
+        col = 0
+        ax[col].imshow(row.original, cmap="gray", vmin=-1, vmax=1)
+        ax[col].set_title("original", fontsize=8)
+        ax[col].set_ylabel(row.title + (f"\n{row.note}" if row.note else ""), fontsize=7.5)
+        col += 1
+        for m in methods:
+            ax[col].imshow(row.original, cmap="gray", vmin=-1, vmax=1)
+            if m in row.attributions:
+                a = np.abs(row.attributions[m]) if m == "ig" else row.attributions[m]
+                peak = float(np.max(a)) or 1.0
+                ax[col].imshow(a / peak, cmap="inferno", vmin=0, vmax=1, alpha=0.55)
+            else:
+                ax[col].text(0.5, 0.5, "n/a", ha="center", va="center", color="w",
+                             transform=ax[col].transAxes, fontsize=9)
+            ax[col].set_title(TITLES.get(m, m) + (" |IG|" if m == "ig" else ""), fontsize=8)
+            col += 1
+        for k in range(n_frames):
+            if k < len(row.frames):
+                label, img = row.frames[k]
+                ax[col].imshow(img, cmap="gray", vmin=-1, vmax=1)
+                ax[col].set_title(label, fontsize=8)
+            col += 1
+        vlim = symmetric_limit(np.stack([d for _, d in row.diffs])) if row.diffs else 1.0
+        im = None
+        for k in range(n_diffs):
+            if k < len(row.diffs):
+                label, d = row.diffs[k]
+                im = ax[col].imshow(d, cmap=DIFF_CMAP, vmin=-vlim, vmax=vlim)
+                ax[col].set_title(label, fontsize=8)
+            col += 1
+        if im is not None:
+            fig.colorbar(im, ax=ax[-1], fraction=0.046, pad=0.04).ax.tick_params(labelsize=6)
+        for a in ax:
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.suptitle("CNN explanation: attribution maps beside SEE-GAAN sequences "
+                 "(subtractions: frame − reconstruction G(w_E))", fontsize=9)
+    try:
+        save_figure(fig, path, dpi=dpi)
+    finally:
+        plt.close(fig)  # pyplot keeps figures alive otherwise; explain may draw many

@@ -1,0 +1,465 @@
+"""``seegaan explain``: every CNN explanation of METHODS §1.5 in one run directory.
+
+Steps, each recorded in ``EXP_DIR/summary.json``:
+
+1. predictions for the split's images — from the model, a predictions CSV, or a column the
+   latent table already has (SEE-GAAN's global view is model-agnostic);
+2. global sequences for the ground truth and for the prediction, side by side, each
+   permutation-tested (``global_truth/``, ``global_prediction/``, ``global_side_by_side.png``);
+3. one TP, TN, FP and FN at the threshold (automatic, or ``images=``);
+4. local sequences for TP and TN, towards the other class (``local_TP/``, ``local_TN/``);
+5. the lambda search for FP and FN, and ``G(w(lambda)) - G(w_E)`` (``lambda_FP.png``...);
+6. Captum attribution maps for the four originals;
+7. ``fig6.png`` in the layout of the paper's Fig. 6.
+
+**[decision]** The local direction is ``w̄_desired - w̄_current`` between the split's
+ground-truth classes (``direction="truth"``); ``direction="prediction"`` uses the model's
+predicted classes instead, i.e. what the model itself separates.
+
+Example::
+
+    summary = explain("runs/ae/best", "latents.parquet", "exp/cnn",
+                      model=load_model("runs/cnn"), config=ExplainConfig(permutations=100))
+    summary["cases"]["FP"]["lambda"]["status"]          # "reached" / "unreachable"
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seegaan.errors import InputError, OptionError
+from seegaan.explain.attribution import METHODS, AttributionSettings, attribute
+from seegaan.explain.lambda_search import lambda_for_patient
+from seegaan.explain.models import ExplainableModel
+from seegaan.explain.predict import TableImages, merge_predictions_csv, summarise
+from seegaan.explain.selection import (
+    CATEGORIES,
+    DESCRIPTIONS,
+    categorise,
+    check_threshold,
+    select_cases,
+)
+from seegaan.latent.store import LatentTable, load_latents
+from seegaan.utils.fsio import atomic_dir, check_output, write_json
+
+
+@dataclass
+class ExplainConfig:
+    target:        str = "bnpp"        # ground-truth column of the latent table
+    threshold:     float = 400.0       # positive means target > threshold
+    log:           bool = True         # sequences and the tolerance on the log scale
+    split:         str = "test"        # rows used for group means, sequences and selection
+    frames:        int = 10            # frames per sequence
+    permutations:  int = 100           # permutation-test size B (0: no test)
+    alpha:         float | None = None # significance level (default 0.05)
+    correction:    str = "none"        # none | fdr | maxt
+    local_lambda_max: float = 1.0      # last lambda of the TP/TN local sequences
+    lambda_max:    float = 4.0         # lambda search: largest lambda tried
+    tol:           float = 0.01        # lambda search tolerance (log scale when log)
+    max_calls:     int = 60            # lambda search: model-call budget per patient
+    attributions:  tuple[str, ...] | None = None  # None: all when the model has gradients
+    images:        tuple[str, ...] | None = None  # TP, TN, FP, FN image ids (None: automatic)
+    direction:     str = "truth"       # truth | prediction: classes defining the local direction
+    prediction_column: str = "prediction"
+    oracle:        bool = False        # measure global sequences with the virtual cohort's oracle
+    seed:          int = 0
+    batch_size:    int = 64
+
+
+def _check(cfg: ExplainConfig) -> None:
+    if cfg.direction not in ("truth", "prediction"):
+        raise OptionError(f"--direction {cfg.direction}: choose truth or prediction")
+    if cfg.log and cfg.threshold <= 0:
+        raise OptionError(f"--threshold {cfg.threshold:g}: must be positive on the log scale")
+    if cfg.frames < 3:
+        raise OptionError(f"--frames {cfg.frames}: need at least 3")
+    if not (cfg.tol > 0 and cfg.lambda_max > 0 and cfg.local_lambda_max > 0):
+        raise OptionError("--tol, --lambda-max and --local-lambda-max must be positive")
+
+
+def _scale(values: np.ndarray, log: bool, what: str) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if not log:
+        return v
+    if (v[np.isfinite(v)] <= 0).any():
+        raise InputError(f"{what}: has values <= 0, which have no log (pass --no-log)")
+    return np.log(v)
+
+
+# -- the seam to the latent stage: every call into seegaan.latent's sequences is here -----
+
+def _global(ae, table: LatentTable, feature: str, cfg: ExplainConfig):
+    from seegaan.latent import global_sequence
+
+    return global_sequence(ae, table, feature, frames=cfg.frames, split=cfg.split,
+                           kind="quantitative", permutations=cfg.permutations, alpha=cfg.alpha,
+                           correction=cfg.correction, seed=cfg.seed)
+
+
+def _local(ae, table: LatentTable, feature: str, image_id: str, src: str, dst: str,
+           cfg: ExplainConfig):
+    from seegaan.latent import local_sequence
+
+    return local_sequence(ae, table, feature, image_id, from_level=src, to_level=dst,
+                          frames=cfg.frames, lambda_max=cfg.local_lambda_max, split=cfg.split,
+                          permutations=cfg.permutations, alpha=cfg.alpha,
+                          correction=cfg.correction, seed=cfg.seed)
+
+
+def _write(result, out_dir: Path) -> None:
+    from seegaan.latent import write_sequence
+
+    write_sequence(result, out_dir, mp4=False)
+
+
+def _oracle_measure(frames: np.ndarray, size: int) -> dict[str, Any]:
+    """Ground-truth factors of a sequence's frames by the virtual cohort's oracle."""
+    try:
+        from seegaan.cohort.oracle import load_oracle
+    except ImportError as err:
+        return {"available": False, "reason": f"seegaan.cohort.oracle unavailable ({err})"}
+    df = load_oracle(size).predict(torch.from_numpy(frames[:, None].astype(np.float32)))
+    out: dict[str, Any] = {"available": True}
+    for col in df.columns:
+        v = df[col].to_numpy(dtype=np.float64)
+        out[col] = {"first": float(v[0]), "last": float(v[-1]), "change": float(v[-1] - v[0])}
+    # The virtual cohort's true causal drivers of BNPP: a larger heart, thinner chest-wall fat.
+    if "gt_ctr" in out and "gt_fat" in out:
+        out["heart_enlarges"] = out["gt_ctr"]["change"] > 0
+        out["chest_wall_fat_thins"] = out["gt_fat"]["change"] < 0
+    return out
+
+
+# -----------------------------------------------------------------------------------------
+
+def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTable,
+            out_dir: str | os.PathLike, *, model: ExplainableModel | None = None,
+            predictions_csv: str | os.PathLike | None = None,
+            data_dir: str | os.PathLike | None = None,
+            config: ExplainConfig | None = None,
+            attribution_settings: AttributionSettings | None = None,
+            autoencoder=None, overwrite: bool = False, log=None) -> dict[str, Any]:
+    """Run the whole CNN explanation and write ``out_dir`` atomically; returns the summary.
+
+    ``autoencoder`` may be passed pre-loaded (tests, notebooks); otherwise ``checkpoint`` is
+    loaded with :func:`seegaan.load_autoencoder`. ``log`` receives progress lines.
+    """
+    cfg = config or ExplainConfig()
+    _check(cfg)
+    say = log or (lambda _msg: None)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    check_output(out_dir, overwrite)
+    table = latents if isinstance(latents, LatentTable) else load_latents(latents)
+    meta = table.meta
+    if cfg.target not in meta.columns:
+        raise InputError(f"--target {cfg.target}: no such column in the latent table")
+    if "split" not in meta.columns and cfg.split != "all":
+        raise InputError("latent table has no 'split' column; use --split all")
+    in_split = (np.ones(len(meta), bool) if cfg.split == "all"
+                else (meta["split"].astype(str) == cfg.split).to_numpy())
+    if not in_split.any():
+        raise InputError(f"--split {cfg.split}: no rows of the latent table are in this split")
+    truth = np.asarray(meta[cfg.target], dtype=np.float64)
+    has_truth = in_split & np.isfinite(truth)
+    check_threshold(truth[has_truth], cfg.threshold, cfg.target)
+    attr_methods = _attribution_methods(model, cfg)
+
+    # 1. Predictions ------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    pcol = cfg.prediction_column
+    source = None
+    if predictions_csv is not None:
+        table = merge_predictions_csv(table, predictions_csv, column=pcol, overwrite=True)
+        pred_source = f"csv:{predictions_csv}"
+    elif model is not None:
+        source = TableImages(table, data_dir)
+        rows = np.flatnonzero(in_split)
+        preds = np.full(len(meta), np.nan)
+        say(f"predicting {len(rows)} {cfg.split} images with {model.name}")
+        for i in range(0, len(rows), cfg.batch_size):
+            r = rows[i:i + cfg.batch_size]
+            preds[r] = model.predict(source.load(r), batch_size=cfg.batch_size)
+        table = LatentTable(meta.copy(), table.w, dict(table.info))
+        table.meta[pcol] = preds
+        pred_source = f"model:{model.name}"
+    elif pcol in meta.columns:
+        pred_source = f"column:{pcol}"
+    else:
+        raise OptionError(f"no predictions: pass --model, --predictions CSV, or a latent table "
+                          f"with a '{pcol}' column (from `seegaan predict`)")
+    meta = table.meta
+    pred = np.asarray(meta[pcol], dtype=np.float64)
+    usable = has_truth & np.isfinite(pred)
+    if not usable.any():
+        raise InputError(f"column {pcol}: no finite prediction among the {cfg.split} images")
+    timings["predict_s"] = time.perf_counter() - t0
+
+    # Feature columns the latent stage regresses on / groups by.
+    tname = f"log_{cfg.target}" if cfg.log else cfg.target
+    pname = f"log_{pcol}" if cfg.log else f"{pcol}_value"
+    cname = f"{cfg.target}>{cfg.threshold:g}"
+    pcname = f"{pcol}>{cfg.threshold:g}"
+    work = meta.copy()
+    work[tname] = np.where(usable, _scale(np.where(usable, truth, 1.0), cfg.log, cfg.target), np.nan)
+    work[pname] = np.where(usable, _scale(np.where(usable, pred, 1.0), cfg.log, pcol), np.nan)
+    work[cname] = np.where(usable, (truth > cfg.threshold).astype(float), np.nan)
+    work[pcname] = np.where(usable, (pred > cfg.threshold).astype(float), np.nan)
+    wtable = LatentTable(work, table.w, dict(table.info))
+    metrics = summarise(pred[usable], truth[usable], cfg.threshold, cfg.log)
+
+    # 3. Selection (before loading the autoencoder: a bad --images fails in a second) -------
+    rows = np.flatnonzero(usable)
+    ids = meta["image_id"].astype(str).to_numpy()
+    picks_local = select_cases(truth[rows], pred[rows], cfg.threshold, ids[rows], cfg.images)
+    picks = {c: (None if k is None else int(rows[k])) for c, k in picks_local.items()}
+    cats = categorise(truth[rows], pred[rows], cfg.threshold)
+    counts = {c: int((cats == c).sum()) for c in CATEGORIES}
+
+    if autoencoder is None:
+        import seegaan
+
+        autoencoder = seegaan.load_autoencoder(checkpoint)
+    ae = autoencoder
+    from seegaan.latent import check_compatible
+
+    check_compatible(ae, table, str(checkpoint))
+    group_col = cname if cfg.direction == "truth" else pcname
+    grp = work[group_col].to_numpy()
+    w_pos = table.w[usable & (grp == 1.0)].mean(axis=0)
+    w_neg = table.w[usable & (grp == 0.0)].mean(axis=0)
+    if not (np.isfinite(w_pos).all() and np.isfinite(w_neg).all()):
+        raise InputError(f"--direction {cfg.direction}: one class is empty in split {cfg.split}, "
+                         "so there is no direction between class means")
+
+    summary: dict[str, Any] = {
+        "kind": "explain", "checkpoint": str(checkpoint), "latents": str(latents) if not isinstance(latents, LatentTable) else None,
+        "config": asdict(cfg), "predictions": {"source": pred_source, "column": pcol, **metrics},
+        "model": model.describe() if model is not None else None,
+        "categories": counts, "cases": {}, "files": {},
+    }
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        # 2. Global sequences -------------------------------------------------------------
+        t0 = time.perf_counter()
+        globals_ = {}
+        for key, feature in (("truth", tname), ("prediction", pname)):
+            say(f"global sequence for {feature} ({cfg.permutations} permutations)")
+            res = _global(ae, wtable, feature, cfg)
+            _write(res, tmp / f"global_{key}")
+            globals_[key] = res
+            summary["files"][f"global_{key}"] = f"global_{key}/"
+        _side_by_side(globals_, tmp / "global_side_by_side.png")
+        summary["files"]["global_side_by_side"] = "global_side_by_side.png"
+        summary["global"] = {k: _global_summary(r) for k, r in globals_.items()}
+        if cfg.oracle:
+            summary["oracle"] = {k: _oracle_measure(r.frames, ae.image_size) for k, r in globals_.items()}
+        timings["global_s"] = time.perf_counter() - t0
+
+        # 4-5. Local sequences and lambda search -------------------------------------------
+        from seegaan.explain.figure import PatientRow, save_fig6
+
+        fig_rows: list[PatientRow] = []
+        originals = {}
+        if any(v is not None for v in picks.values()):
+            source = source or TableImages(table, data_dir)
+            present = [c for c in CATEGORIES if picks[c] is not None]
+            loaded = source.load(np.array([picks[c] for c in present]))
+            originals = {c: loaded[i:i + 1] for i, c in enumerate(present)}
+        attributions: dict[str, dict[str, np.ndarray]] = {}
+        if attr_methods and originals:
+            t0 = time.perf_counter()
+            say(f"attributions ({', '.join(attr_methods)}) for {len(originals)} patients")
+            stack = torch.cat([originals[c] for c in originals])
+            maps = attribute(model, stack, attr_methods, attribution_settings)
+            for i, c in enumerate(originals):
+                attributions[c] = {m: maps[m][i, 0] for m in attr_methods}
+            np.savez_compressed(tmp / "attributions.npz", **{f"{c}_{m}": a for c, d in attributions.items()
+                                                            for m, a in d.items()})
+            timings["attributions_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        for cat in CATEGORIES:
+            row = picks[cat]
+            if row is None:
+                summary["cases"][cat] = {"image_id": None,
+                                         "note": f"the model made no {DESCRIPTIONS[cat]} in split {cfg.split}"}
+                continue
+            image_id = ids[row]
+            # Current = the class the model assigns now; desired = the true class. For TP/TN
+            # they agree and the local sequence heads for the other class; for FP/FN the
+            # search moves the patient from the model's (wrong) class towards the truth.
+            predicted_pos = pred[row] > cfg.threshold
+            current, desired = (w_pos, w_neg) if predicted_pos else (w_neg, w_pos)
+            case: dict[str, Any] = {"image_id": image_id, "category": cat,
+                                    "truth": float(truth[row]), "prediction": float(pred[row])}
+            w_e = torch.from_numpy(table.w[row:row + 1].astype(np.float32)).to(ae.device)
+            with torch.no_grad():
+                recon = ae.decode(w_e).float().cpu()
+            if model is not None:
+                case["prediction_on_reconstruction"] = float(model.predict(recon)[0])
+            frames: list[tuple[str, np.ndarray]] = []
+            diffs: list[tuple[str, np.ndarray]] = []
+            note = ""
+            if cat in ("TP", "TN"):
+                src, dst = ("1", "0") if (work[group_col][row] == 1.0) else ("0", "1")
+                say(f"local sequence for {cat} {image_id}")
+                res = _local(ae, wtable, group_col, image_id, src, dst, cfg)
+                _write(res, tmp / f"local_{cat}")
+                picks_t = [0, len(res.values) // 2, len(res.values) - 1]
+                frames = [(f"λ={res.values[k]:.2f}", res.frames[k]) for k in picks_t]
+                shown = res.masked_diffs if res.masked_diffs is not None else res.diffs
+                tag = " (p≤α)" if res.masked_diffs is not None else ""
+                diffs = [(f"λ={res.values[k]:.2f} − G(w_E){tag}", shown[k]) for k in picks_t[1:]]
+                case["local_sequence"] = {"dir": f"local_{cat}/", "from": src, "to": dst,
+                                          "lambda_max": cfg.local_lambda_max}
+            elif model is not None:
+                say(f"lambda search for {cat} {image_id}")
+                target = math.log(truth[row]) if cfg.log else float(truth[row])
+                res_l, frame = lambda_for_patient(model, ae, table.w[row], desired - current, target,
+                                                  log_scale=cfg.log, tol=cfg.tol,
+                                                  lam_max=cfg.lambda_max, max_calls=cfg.max_calls)
+                lam_shown = res_l.display_lambda
+                with torch.no_grad():
+                    half = ae.decode(w_e + 0.5 * lam_shown * torch.from_numpy(
+                        (desired - current).astype(np.float32)).to(ae.device).reshape(1, -1)).float().cpu()
+                r0, h0, f0 = recon[0, 0].numpy(), half[0, 0].numpy(), frame[0, 0].numpy()
+                frames = [("G(w_E)", r0), (f"λ={0.5 * lam_shown:.3g}", h0), (f"λ={lam_shown:.3g}", f0)]
+                diffs = [(f"λ={0.5 * lam_shown:.3g} − G(w_E)", h0 - r0), (f"λ={lam_shown:.3g} − G(w_E)", f0 - r0)]
+                case["lambda"] = res_l.to_dict()
+                case["lambda"]["prediction_at_lambda"] = float(
+                    math.exp(res_l.value) if cfg.log else res_l.value)
+                np.savez_compressed(tmp / f"lambda_{cat}.npz", reconstruction=r0, frame=f0,
+                                    difference=f0 - r0, trace=np.asarray(res_l.trace))
+                _lambda_png(r0, f0, res_l, cat, image_id, tmp / f"lambda_{cat}.png")
+                summary["files"][f"lambda_{cat}"] = f"lambda_{cat}.png"
+                note = (f"λ={res_l.lam:.3g} ({res_l.calls} calls)" if res_l.reached else
+                        f"{res_l.status} within λ_max={cfg.lambda_max:g} ({res_l.calls} calls)"
+                        if res_l.status == "unreachable" else f"{res_l.status} ({res_l.calls} calls)")
+                say(f"  {cat}: {res_l.status} λ={res_l.lam} after {res_l.calls} model calls")
+            else:
+                case["lambda"] = {"status": "skipped", "message": "no model: the lambda search needs --model"}
+            pred_txt = f"pred {pred[row]:.4g}"
+            title = f"{cat} {image_id}\n{cfg.target} {truth[row]:.4g}, {pred_txt}"
+            orig = originals[cat][0, 0].numpy() if cat in originals else recon[0, 0].numpy()
+            fig_rows.append(PatientRow(cat, title, orig, attributions.get(cat, {}), frames, diffs, note))
+            summary["cases"][cat] = case
+        timings["cases_s"] = time.perf_counter() - t0
+
+        if fig_rows:
+            save_fig6(fig_rows, tmp / "fig6.png", methods=list(attr_methods) or None)
+            summary["files"]["fig6"] = "fig6.png"
+        summary["attributions"] = {"methods": list(attr_methods),
+                                   "skipped_reason": _attr_skip_reason(model, attr_methods)}
+        timings["total_s"] = time.perf_counter() - t_start
+        summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json(tmp / "summary.json", summary)
+    return summary
+
+
+def _attribution_methods(model: ExplainableModel | None, cfg: ExplainConfig) -> tuple[str, ...]:
+    if cfg.attributions is not None:  # asked for explicitly: refuse what cannot be done
+        if cfg.attributions and model is None:
+            raise OptionError("--attributions: need --model (a predictions CSV has no gradients)")
+        if cfg.attributions:
+            model.require_gradients(", ".join(cfg.attributions))
+            if "gradcam" in cfg.attributions and model.gradcam_layer() is None:
+                raise OptionError(f"--attributions gradcam: unavailable for {model.name} "
+                                  f"({model.gradcam_unavailable})")
+        return tuple(cfg.attributions)
+    if model is None or not model.supports_gradients:
+        return ()
+    return tuple(m for m in METHODS if m != "gradcam" or model.gradcam_layer() is not None)
+
+
+def _attr_skip_reason(model: ExplainableModel | None, methods: tuple[str, ...]) -> str | None:
+    if model is None:
+        return "no model given"
+    if not model.supports_gradients:
+        return f"{model.kind} models give predictions only"
+    if "gradcam" not in methods and model.gradcam_layer() is None:
+        return f"Grad-CAM: {model.gradcam_unavailable}"
+    return None
+
+
+def _global_summary(res) -> dict[str, Any]:
+    s = res.summary()
+    keep = ("title", "values", "n_images", "permutations", "significant_fraction_overall",
+            "max_abs_diff", "min_pvalue")
+    return {k: s[k] for k in keep if k in s}
+
+
+def _side_by_side(results: dict[str, Any], path: Path) -> None:
+    """Ground-truth and prediction sequences, frames over tested subtractions, one figure."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from seegaan.viz import DIFF_CMAP, save_figure, symmetric_limit
+
+    keys = list(results)
+    n = max(len(r.values) for r in results.values())
+    fig, axes = plt.subplots(2 * len(keys), n, figsize=(1.5 * n + 0.8, 3.2 * len(keys)), squeeze=False,
+                             layout="constrained")
+    shown = {k: (r.masked_diffs if r.masked_diffs is not None else r.diffs) for k, r in results.items()}
+    vlim = symmetric_limit(np.concatenate([s for s in shown.values()]))
+    im = None
+    for i, k in enumerate(keys):
+        r = results[k]
+        for t in range(n):
+            a, b = axes[2 * i, t], axes[2 * i + 1, t]
+            if t < len(r.values):
+                a.imshow(r.frames[t], cmap="gray", vmin=-1, vmax=1)
+                a.set_title(f"{r.values[t]:.3g}", fontsize=7)
+                im = b.imshow(shown[k][t], cmap=DIFF_CMAP, vmin=-vlim, vmax=vlim)
+            for ax in (a, b):
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[2 * i, 0].set_ylabel(f"{k}\n{r.feature}", fontsize=8)
+        axes[2 * i + 1, 0].set_ylabel("tested\nsubtraction" if r.test is not None else "subtraction",
+                                      fontsize=8)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
+    fig.suptitle("Global sequences: ground truth vs model prediction (frame − frame 0)", fontsize=9)
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def _lambda_png(recon: np.ndarray, frame: np.ndarray, res, cat: str, image_id: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from seegaan.viz import DIFF_CMAP, save_figure, symmetric_limit
+
+    diff = frame - recon
+    vlim = symmetric_limit(diff)
+    fig, ax = plt.subplots(1, 3, figsize=(7.2, 2.9), layout="constrained")
+    ax[0].imshow(recon, cmap="gray", vmin=-1, vmax=1)
+    ax[0].set_title("G(w_E)", fontsize=8)
+    lam = f"{res.display_lambda:.3g}"
+    ax[1].imshow(frame, cmap="gray", vmin=-1, vmax=1)
+    ax[1].set_title(f"G(w(λ={lam}))", fontsize=8)
+    im = ax[2].imshow(diff, cmap=DIFF_CMAP, vmin=-vlim, vmax=vlim)
+    ax[2].set_title("difference", fontsize=8)
+    fig.colorbar(im, ax=ax[2], fraction=0.046, pad=0.04)
+    for a in ax:
+        a.set_xticks([])
+        a.set_yticks([])
+    fig.suptitle(f"{cat} {image_id}: {res.status}, {res.calls} model calls\n{res.message}", fontsize=7)
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
+

@@ -1,0 +1,465 @@
+"""The training loop of the style-based adversarial autoencoder (METHODS 1.3).
+
+One step, on every process, with its slice of the global batch:
+
+1. augment the real batch (p = 0.2);
+2. fake branch ``x_fake = G(M(z))`` with style mixing (p = 0.9); reconstruction branch
+   ``x_rec = G(E(x))``;
+3. D update on ``softplus(-D(x)) + 0.5 softplus(D(x_fake)) + 0.5 softplus(D(x_rec))``, plus the
+   lazy R1 penalty every ``reg_every`` steps;
+4. one joint update of M, G and E on
+   ``L_fake + MSE + w_perc * perceptual + 0.1 softplus(-D(x_rec))`` (+ the latent-moment
+   penalty every ``reg_every`` steps). G gets exactly one optimiser step per iteration: the
+   reference's second G step from the same pass is a defect we do not copy;
+5. EMA of M, G, E.
+
+The fakes and reconstructions of step 2 are reused (detached) for the D update, which saves a
+whole generator pass per step on the CPU.
+
+Every random draw (data order, augmentation, z, mixing, noise) derives from ``(seed, step)``
+and is drawn for the global batch before slicing, so a resumed run and a run on N processes
+reproduce the uninterrupted single-process run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seegaan.config import ModelConfig, TrainConfig
+from seegaan.data.prepared import PreparedDataset
+from seegaan.errors import CheckpointError, InputError, OptionError, OutputExistsError
+from seegaan.models.autoencoder import Autoencoder
+from seegaan.models.checkpoint import write_inference_dir
+from seegaan.models.discriminator import Discriminator
+from seegaan.models.encoder import Encoder
+from seegaan.models.generator import Generator
+from seegaan.models.mapping import MappingNetwork
+from seegaan.train import distributed as ddist
+from seegaan.train.augment import apply_augment, draw_augment
+from seegaan.train.ema import ema_beta, update_ema
+from seegaan.train.metrics import fid_or_none, sliced_wasserstein, ssim
+from seegaan.train.perceptual import build_perceptual
+from seegaan.train.samples import save_grid
+from seegaan.train.state import (
+    load_optimizer_tensors,
+    optimizer_tensors,
+    read_state,
+    save_state,
+)
+from seegaan.utils.fsio import atomic_dir, write_json
+from seegaan.utils.progress import progress
+
+log = logging.getLogger(__name__)
+
+HIGHER_IS_BETTER = {"val_ssim": True, "val_mse": False, "swd": False, "fid": False}
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """A CPU generator determined by ``(seed, step, stream)`` alone (resume = no RNG state)."""
+    s = int(np.random.SeedSequence([seed, step, stream]).generate_state(1, np.uint64)[0])
+    return torch.Generator().manual_seed(s)
+
+
+def batch_positions(n: int, batch: int, step: int, seed: int) -> np.ndarray:
+    """Positions of the global batch at ``step``: a fresh permutation each epoch, last partial batch dropped."""
+    per_epoch = n // batch
+    epoch, k = divmod(step, per_epoch)
+    perm = np.random.default_rng([seed, epoch, 7]).permutation(n)
+    return perm[k * batch:(k + 1) * batch]
+
+
+class Trainer:
+    """Holds the networks, optimisers and run directory; ``run()`` trains to ``cfg.steps``."""
+
+    def __init__(self,
+                 data_dir:   str | os.PathLike,     # prepared dataset (train and val splits)
+                 run_dir:    str | os.PathLike,     # output directory
+                 model_cfg:  ModelConfig,           # architecture
+                 cfg:        TrainConfig,           # training options
+                 resume:     bool = False,          # continue from run_dir/state
+                 overwrite:  bool = False,          # replace an existing run_dir
+                 device:     str = "auto",          # "auto", "cpu" or "cuda[:i]"
+                 ) -> None:
+        cfg.validate()
+        self.data_dir, self.run_dir = Path(data_dir), Path(run_dir)
+        self.dist = ddist.init_distributed(device)
+        self.dev = self.dist.device
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+
+        if resume:
+            saved = _read_state_info(self.run_dir)
+            # A run always continues with its own architecture, whatever --preset says.
+            model_cfg = ModelConfig.from_dict(saved["model"], source=str(self.run_dir / "state"))
+            steps = cfg.steps
+            old = TrainConfig.from_dict(saved["train"])
+            # The run's own options win, except the length (to extend a run) and intervals.
+            for name in ("log_every", "sample_every", "ckpt_every", "val_every", "threads"):
+                setattr(old, name, getattr(cfg, name))
+            old.steps = steps
+            cfg = old
+        self.model_cfg, self.cfg = model_cfg, cfg
+
+        # -- data ---------------------------------------------------------------------------
+        self.train_ds = PreparedDataset(self.data_dir, "train")
+        self.val_ds = PreparedDataset(self.data_dir, "val")
+        if self.train_ds.size != model_cfg.image_size:
+            raise InputError(f"{self.data_dir}: images are {self.train_ds.size}x{self.train_ds.size} "
+                             f"but preset {model_cfg.preset} needs {model_cfg.image_size}x"
+                             f"{model_cfg.image_size} (prepare with --size {model_cfg.image_size} "
+                             "or pick another --preset)")
+        if len(self.train_ds) < cfg.batch:
+            raise InputError(f"{self.data_dir}: the train split has {len(self.train_ds)} images, "
+                             f"fewer than --batch {cfg.batch}")
+        if cfg.batch % self.dist.world:
+            raise OptionError(f"--batch {cfg.batch}: must be divisible by the number of "
+                              f"processes ({self.dist.world})")
+        self.local_batch = cfg.batch // self.dist.world
+
+        # -- networks -----------------------------------------------------------------------
+        torch.manual_seed(cfg.seed)
+        self.nets = nn.ModuleDict({
+            "mapping": MappingNetwork(model_cfg),
+            "generator": Generator(model_cfg, impl=cfg.modconv),
+            "encoder": Encoder(model_cfg),
+            "discriminator": Discriminator(model_cfg),
+        }).to(self.dev)
+        self.ema = Autoencoder(model_cfg, impl=cfg.modconv).to(self.dev)
+        self.ema.load_state_dict({k: v for k, v in self.nets.state_dict().items()
+                                  if not k.startswith("discriminator.")})
+        self.ema.requires_grad_(False)
+        gen_names, gen_groups = [], []
+        for part in ("mapping", "generator", "encoder"):
+            named = list(self.nets[part].named_parameters())
+            gen_names += [f"{part}.{n}" for n, _ in named]
+            gen_groups.append({"params": [p for _, p in named]})
+        self.gen_names = gen_names
+        self.gen_params = [p for g in gen_groups for p in g["params"]]
+        self.disc_names = [f"discriminator.{n}" for n, _ in self.nets["discriminator"].named_parameters()]
+        self.disc_params = list(self.nets["discriminator"].parameters())
+        adam = {"lr": cfg.lr, "betas": tuple(cfg.betas), "eps": cfg.eps}
+        self.opt_g = torch.optim.Adam(gen_groups, **adam)
+        self.opt_d = torch.optim.Adam(self.disc_params, **adam)
+        perc, self.perc_weight, self.perc_kind = build_perceptual(
+            cfg.perceptual, cfg.vgg_weights, cfg.vgg_weight, cfg.ssim_weight)
+        self.perc = perc.to(self.dev) if perc is not None else None
+        self.best_key = self._best_key()
+        self.best: dict[str, Any] = {"metric": self.best_key, "value": None, "step": None}
+        self.step = 0
+
+        # -- run directory ------------------------------------------------------------------
+        if resume:
+            self._load_state()
+        else:
+            if self.dist.world > 1:
+                self._broadcast_weights()
+            if self.dist.is_main:
+                self._prepare_run_dir(overwrite)
+        self.val_images = self.val_ds.load_images(slice(0, min(cfg.val_images, len(self.val_ds))))
+
+    # -- set-up helpers ------------------------------------------------------------------------
+    def _best_key(self) -> str:
+        key = self.cfg.best_by
+        if key == "auto":
+            key = "fid" if self.cfg.inception_weights else "ssim"
+        return {"ssim": "val_ssim", "mse": "val_mse", "swd": "swd", "fid": "fid"}[key]
+
+    def _prepare_run_dir(self, overwrite: bool) -> None:
+        rd = self.run_dir
+        if rd.exists() and any(rd.iterdir()):
+            if not overwrite:
+                hint = " (pass --resume to continue it)" if (rd / "state").is_dir() else ""
+                raise OutputExistsError(f"{rd}: already exists{hint}; pass --overwrite to start over")
+            shutil.rmtree(rd)
+        rd.mkdir(parents=True, exist_ok=True)
+        (rd / "samples").mkdir(exist_ok=True)
+        write_json(rd / "config.json", self._run_config())
+
+    def _run_config(self) -> dict[str, Any]:
+        return {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
+                "data_dir": str(self.data_dir.resolve()), "n_train": len(self.train_ds),
+                "n_val": len(self.val_ds), "world_size": self.dist.world,
+                "perceptual": self.perc_kind, "best_by": self.best_key}
+
+    def _broadcast_weights(self) -> None:
+        import torch.distributed as dist
+
+        for t in list(self.nets.state_dict().values()) + list(self.ema.state_dict().values()):
+            dist.broadcast(t, src=0)
+
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        out = dict(self.nets.state_dict())
+        out.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
+        return out
+
+    def _load_state(self) -> None:
+        model, optim, info = read_state(self.run_dir, self._state_tensors())
+        self.nets.load_state_dict({k: v for k, v in model.items() if not k.startswith("ema.")})
+        self.ema.load_state_dict({k[4:]: v for k, v in model.items() if k.startswith("ema.")})
+        src = str(self.run_dir / "state" / "optim.safetensors")
+        load_optimizer_tensors(self.opt_g, self.gen_names, "opt_g", optim, src)
+        load_optimizer_tensors(self.opt_d, self.disc_names, "opt_d", optim, src)
+        if info.get("n_train") != len(self.train_ds):
+            raise CheckpointError(f"{self.run_dir}: the run was trained on {info.get('n_train')} "
+                                  f"images but {self.data_dir} has {len(self.train_ds)} in train")
+        self.step = int(info["step"])
+        self.best = info.get("best", self.best)
+        if self.dist.is_main:
+            _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+            write_json(self.run_dir / "config.json", self._run_config())
+
+    # -- one optimisation step -----------------------------------------------------------------
+    def train_step(self, step: int) -> dict[str, float]:
+        cfg, mc = self.cfg, self.model_cfg
+        B, b, r = cfg.batch, self.local_batch, self.dist.rank
+        lo, hi = r * b, (r + 1) * b
+        M, G, E, D = (self.nets[k] for k in ("mapping", "generator", "encoder", "discriminator"))
+        gen = step_generator(cfg.seed, step)
+        # Draw for the global batch in a fixed order, then slice this process's share.
+        aug = draw_augment(B, cfg.aug_p, gen)[lo:hi]
+        z = torch.randn(2, B, mc.z_dim, generator=gen)[:, lo:hi].to(self.dev)
+        mix = (torch.rand(B, generator=gen) < cfg.mix_p)[lo:hi]
+        cut = torch.randint(1, mc.num_ws, (B,), generator=gen)[lo:hi]
+        noise_fake = [n[lo:hi].to(self.dev) for n in G.make_noise(B, gen)]
+        noise_rec = [n[lo:hi].to(self.dev) for n in G.make_noise(B, gen)]
+        pos = batch_positions(len(self.train_ds), B, step, cfg.seed)[lo:hi]
+        x = apply_augment(self.train_ds.load_images(pos).to(self.dev), aug)
+
+        # Generator passes (kept for the G update after D's).
+        w_map = M(z[0])
+        layer = torch.arange(mc.num_ws)[None, :]
+        take2 = (mix[:, None] & (layer >= cut[:, None])).to(self.dev)      # (b, num_ws)
+        ws = torch.where(take2[..., None], M(z[1])[:, None], w_map[:, None])
+        x_fake = G(ws, noise_fake)
+        w_enc = E(x)
+        x_rec = G(w_enc, noise_rec)
+        do_reg = step % cfg.reg_every == 0
+        stats: dict[str, float] = {}
+
+        # D update.
+        D.requires_grad_(True)
+        x_real = x.detach().requires_grad_(do_reg)
+        d_real = D(x_real)
+        d_fr = D(torch.cat([x_fake.detach(), x_rec.detach()]))
+        d_fake, d_rec = d_fr[:b], d_fr[b:]
+        loss_d = (F.softplus(-d_real).mean() + cfg.fake_weight * F.softplus(d_fake).mean()
+                  + cfg.recon_d_weight * F.softplus(d_rec).mean())
+        stats["loss_d"] = loss_d.item()
+        if do_reg:
+            (grad,) = torch.autograd.grad(d_real.sum(), x_real, create_graph=True)
+            r1 = grad.pow(2).sum(dim=(1, 2, 3)).mean()
+            # Lazy regularisation: scale by the interval so the average strength is gamma.
+            loss_d = loss_d + cfg.r1_gamma / 2 * r1 * cfg.reg_every
+            stats["r1"] = r1.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        ddist.average_gradients(self.disc_params, self.dist)
+        self.opt_d.step()
+
+        # Joint M, G, E update (one step for G).
+        D.requires_grad_(False)
+        d_fr = D(torch.cat([x_fake, x_rec]))
+        loss_fake = F.softplus(-d_fr[:b]).mean()
+        mse = F.mse_loss(x_rec, x)
+        loss_enc = mse + cfg.rec_adv_weight * F.softplus(-d_fr[b:]).mean()
+        if self.perc is not None and self.perc_weight > 0:
+            perc = self.perc(x_rec, x)
+            loss_enc = loss_enc + self.perc_weight * perc
+            stats["perceptual"] = perc.item()
+        loss_g = loss_fake + loss_enc
+        if do_reg and cfg.moment_weight > 0:
+            m_enc = ddist.global_mean(w_enc.pow(2).mean(), self.dist)
+            m_map = ddist.global_mean(w_map.pow(2).mean(), self.dist)
+            moment = (m_enc - m_map).pow(2)
+            loss_g = loss_g + cfg.moment_weight * moment
+            stats["moment"] = moment.item()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        ddist.average_gradients(self.gen_params, self.dist)
+        self.opt_g.step()
+        update_ema(self.ema, _EmaView(self.nets), ema_beta(step, cfg.ema_beta))
+        stats.update(loss_g_fake=loss_fake.item(), loss_enc=loss_enc.item(), rec_mse=mse.item())
+        return stats
+
+    # -- evaluation and output -----------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        ae, x = self.ema, self.val_images
+        rec = ae.reconstruct(x)
+        out = {"val_mse": float(F.mse_loss(rec, x.to(rec.device))),
+               "val_ssim": float(ssim(rec, x.to(rec.device)).mean())}
+        fake = ae.sample(len(x), seed=self.cfg.seed + 1)
+        out.update(sliced_wasserstein(x, fake.cpu(), seed=self.cfg.seed))
+        fid = fid_or_none(x, fake, self.cfg.inception_weights)
+        if fid is not None:
+            out["fid"] = fid
+        return out
+
+    def save_samples(self) -> None:
+        ae = self.ema
+        fake = ae.sample(16, seed=self.cfg.seed + 2)
+        x = self.val_images[:8]
+        rec = ae.reconstruct(x)
+        grid = torch.cat([fake.cpu(), x, rec.cpu()])
+        save_grid(self.run_dir / "samples" / f"step{self.step:07d}.png", grid, cols=8)
+
+    def save_checkpoints(self) -> None:
+        with atomic_dir(self.run_dir / "last", overwrite=True) as tmp:
+            write_inference_dir(tmp, self.ema.state_dict(), self.model_cfg, step=self.step)
+        optim = optimizer_tensors(self.opt_g, self.gen_names, "opt_g")
+        optim.update(optimizer_tensors(self.opt_d, self.disc_names, "opt_d"))
+        info = {"step": self.step, "model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
+                "best": self.best, "n_train": len(self.train_ds), "time": time.time()}
+        save_state(self.run_dir, self._state_tensors(), optim, info)
+
+    def _maybe_best(self, metrics: dict[str, float]) -> None:
+        value = metrics.get(self.best_key)
+        if value is None or not math.isfinite(value):
+            return
+        old = self.best.get("value")
+        better = old is None or (value > old if HIGHER_IS_BETTER[self.best_key] else value < old)
+        if better:
+            self.best = {"metric": self.best_key, "value": value, "step": self.step}
+            with atomic_dir(self.run_dir / "best", overwrite=True) as tmp:
+                write_inference_dir(tmp, self.ema.state_dict(), self.model_cfg, step=self.step,
+                                    note=f"best {self.best_key}={value:.6g} at step {self.step}")
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        cfg, main = self.cfg, self.dist.is_main
+        stop = _StopFlag()
+        acc: dict[str, list[float]] = {}
+        bar = progress(total=cfg.steps, desc="train", unit="step", initial=self.step) if main else None
+        t0, n0 = time.perf_counter(), self.step
+        last_val: dict[str, float] = {}
+        try:
+            with stop:
+                while self.step < cfg.steps:
+                    stats = self.train_step(self.step)
+                    self.step += 1
+                    for k, v in stats.items():
+                        acc.setdefault(k, []).append(v)
+                    if bar is not None:
+                        bar.update(1)
+                        if self.step % 5 == 0:
+                            bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items()
+                                             if k in ("loss_d", "loss_g_fake", "rec_mse")})
+                    final = self.step == cfg.steps
+                    if main:
+                        if self.step % cfg.log_every == 0 or final:
+                            dt = time.perf_counter() - t0
+                            rec = {"step": self.step, "kind": "train",
+                                   **{k: float(np.mean(v)) for k, v in acc.items()},
+                                   "img_per_s": (self.step - n0) * cfg.batch / max(dt, 1e-9)}
+                            self._log(rec)
+                            acc, t0, n0 = {}, time.perf_counter(), self.step
+                        if self.step % cfg.sample_every == 0 or final:
+                            self.save_samples()
+                        if self.step % cfg.val_every == 0 or final:
+                            last_val = self.validate()
+                            self._log({"step": self.step, "kind": "val", **last_val})
+                            self._maybe_best(last_val)
+                        if self.step % cfg.ckpt_every == 0 or final:
+                            self.save_checkpoints()
+                    if ddist.any_flag(stop.requested, self.dist):
+                        if main:
+                            self.save_checkpoints()
+                        raise KeyboardInterrupt
+        finally:
+            if bar is not None:
+                bar.close()
+        return {"step": self.step, "best": self.best, "val": last_val, "run_dir": str(self.run_dir)}
+
+
+class _EmaView(nn.Module):
+    """The live M, G, E in the parameter order of :class:`Autoencoder` (encoder, mapping, generator)."""
+
+    def __init__(self, nets: nn.ModuleDict) -> None:
+        super().__init__()
+        self.encoder, self.mapping, self.generator = nets["encoder"], nets["mapping"], nets["generator"]
+
+
+class _StopFlag:
+    """First Ctrl-C asks the loop to finish its step and save; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old = None
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("interrupt: finishing this step and saving a resumable state")
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def _read_state_info(run_dir: Path) -> dict[str, Any]:
+    from seegaan.utils.fsio import read_json
+
+    path = run_dir / "state" / "state.json"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: nothing to resume (no state/state.json); "
+                              "start without --resume")
+    return read_json(path)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines written after the saved state, so a resumed log has no duplicates."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                keep.append(line)
+        except json.JSONDecodeError:
+            continue
+    from seegaan.utils.fsio import atomic_file
+
+    with atomic_file(path, mode="w") as fh:
+        fh.write("".join(k + "\n" for k in keep))
+
+
+def train(data_dir: str | os.PathLike, run_dir: str | os.PathLike, model_cfg: ModelConfig,
+          cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
+          device: str = "auto") -> dict[str, Any]:
+    """Train (or resume) a run; returns the final step, best score and last validation metrics.
+
+    Example::
+
+        from seegaan.config import TrainConfig, get_preset
+        train("data/cohort64", "runs/demo", get_preset("demo64"), TrainConfig(steps=20000))
+    """
+    trainer = Trainer(data_dir, run_dir, model_cfg, cfg, resume=resume, overwrite=overwrite,
+                      device=device)
+    try:
+        return trainer.run()
+    finally:
+        ddist.cleanup()

@@ -1,0 +1,84 @@
+"""The perceptual term of the reconstruction loss.
+
+- ``vgg``: ImageNet VGG16 features from a local torchvision state dict (as in the reference):
+  five layers (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3), each standardised by the real
+  image's feature mean and std, compared by MSE. Loaded with ``weights_only=True``.
+- ``ssim``: the weight-free substitute, multi-scale (1 - SSIM)
+  (:func:`seegaan.train.metrics.multiscale_ssim_loss`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seegaan.errors import OptionError
+from seegaan.train.metrics import multiscale_ssim_loss
+
+VGG_LAYERS = (3, 8, 15, 22, 29)  # indices of relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
+
+
+class VGGPerceptual(nn.Module):
+    """VGG16 feature distance; frozen, used only as a loss."""
+
+    def __init__(self,
+                 weights_path:  str,   # a torchvision vgg16 state dict saved with torch.save
+                 ) -> None:
+        super().__init__()
+        from torchvision.models import vgg16
+
+        try:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise OptionError(f"--vgg-weights {weights_path}: file not found") from None
+        except Exception as err:
+            raise OptionError(f"--vgg-weights {weights_path}: not a loadable state dict ({err})") from None
+        net = vgg16()
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, TypeError) as err:
+            raise OptionError(f"--vgg-weights {weights_path}: not a torchvision vgg16 state dict "
+                              f"({str(err).splitlines()[0]})") from None
+        self.features = net.features[: VGG_LAYERS[-1] + 1].eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def _feats(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = ((x + 1) / 2).expand(-1, 3, -1, -1)
+        x = (x - self.mean) / self.std
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in VGG_LAYERS:
+                out.append(x)
+        return out
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        total = fake.new_zeros(())
+        for ff, fr in zip(self._feats(fake), self._feats(real)):
+            # One mean and std per layer (not per channel): dead ReLU channels would make a
+            # per-channel std near zero and blow the loss up.
+            mu = fr.mean().detach()
+            sd = fr.std().detach() + 1e-6
+            total = total + F.mse_loss((ff - mu) / sd, (fr.detach() - mu) / sd)
+        return total
+
+
+class SSIMPerceptual(nn.Module):
+    """Multi-scale (1 - SSIM): the documented weight-free substitute."""
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        return multiscale_ssim_loss(fake, real)
+
+
+def build_perceptual(kind: str, vgg_weights: str | None, vgg_weight: float,
+                     ssim_weight: float) -> tuple[nn.Module | None, float, str]:
+    """``(module, weight, resolved kind)`` for the training options."""
+    if kind == "auto":
+        kind = "vgg" if vgg_weights else "ssim"
+    if kind == "vgg":
+        return VGGPerceptual(vgg_weights), vgg_weight, "vgg"
+    if kind == "ssim":
+        return SSIMPerceptual(), ssim_weight, "ssim"
+    return None, 0.0, "none"

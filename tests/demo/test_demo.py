@@ -1,0 +1,191 @@
+"""``seegaan demo``: the quick study end to end, its one-line errors, and its pieces."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seegaan.cli import main
+from seegaan.demo import DemoConfig
+from seegaan.demo.stages import pick_subject
+from seegaan.demo.truth import CHECKS, score_sequence, true_effect
+from seegaan.errors import OptionError
+from seegaan.utils.progress import set_quiet
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    set_quiet(True)
+    yield
+    set_quiet(False)
+
+
+# -- end to end --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One quick demo at 32 px that trains its own tiny autoencoder (so it never needs the
+    bundled checkpoint and never skips). About a minute on two idle cores."""
+    out = tmp_path_factory.mktemp("demo") / "quick"
+    import contextlib
+    import io
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        rc = main(["--quiet", "demo", "--quick", "--train", "--size", "32", "--out", str(out)])
+    return out, rc, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_every_stage(quick_run):
+    out, rc, stdout, stderr = quick_run
+    assert rc == 0, stderr
+    # Progress: every stage announced, in order.
+    stages = [line.split("]")[0] + "]" for line in stderr.splitlines() if line.startswith("[")]
+    assert stages == [f"[{k}/10]" for k in range(1, 11)]
+    # The last line is the report.
+    assert stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
+
+    # 1-2: cohort with its contact sheet; prepared data with Table 1 (clinical variables only).
+    assert (out / "cohort" / "cohort.json").is_file()
+    assert (out / "cohort" / "contact_sheet.png").is_file()
+    assert len(list((out / "cohort" / "images").glob("*.png"))) == 600
+    t1 = pd.read_csv(out / "data" / "table1.csv")
+    assert not t1.astype(str).apply(lambda c: c.str.startswith("gt_")).any().any()
+    # 3: the autoencoder trained here, without its resumable state.
+    ae_dir = out / "autoencoder"
+    assert (ae_dir / "metrics.jsonl").is_file() and (ae_dir / "reconstructions.png").is_file()
+    assert not (ae_dir / "state").exists()
+    # 4: latents of the test split, with ground truth and the age groups.
+    lat = pd.read_parquet(out / "latents.parquet")
+    assert set(lat["split"]) == {"test"} and {"gt_ctr", "age_group"} <= set(lat.columns)
+    # 5-6: four global and three local sequences, each permutation-tested.
+    for folder, n in (("fig3_global", 4), ("fig4_local", 3)):
+        dirs = sorted(p for p in (out / folder).iterdir() if p.is_dir())
+        assert len(dirs) == n
+        for d in dirs:
+            s = json.loads((d / "summary.json").read_text())
+            assert s["permutations"] == 20 and (d / "significant.png").is_file()
+            assert s["mode"] == ("global" if folder == "fig3_global" else "local")
+    # 7-9: the CNN and its explanation (Figs. 5 and 6).
+    assert (out / "cnn" / "model.pt").is_file()
+    exp = out / "fig5_6_explain"
+    assert {"global_side_by_side.png", "fig6.png", "summary.json"} <= {p.name for p in exp.iterdir()}
+    cases = json.loads((exp / "summary.json").read_text())["cases"]
+    assert set(cases) == {"TP", "TN", "FP", "FN"}
+    # 10: the ground-truth table and the report.
+    truth = pd.read_csv(out / "truth" / "truth.csv", keep_default_na=False)
+    assert list(truth.columns[:4]) == ["check", "measured", "target", "pass"]
+    assert set(truth["pass"]) <= {"pass", "fail", "n/a"} and len(truth) >= 9
+    html = (out / "report.html").read_text()
+    for section in ("Virtual cohort", "Data (Table 1)", "Autoencoder training", "Global sequences",
+                    "Local sequences", "Reference CNN", "CNN explanations", "Ground-truth check",
+                    "Configuration"):
+        assert section in html, section
+    cfg = json.loads((out / "demo.json").read_text())
+    assert cfg["quick"] and cfg["size"] == 32 and "10 truth" in cfg["timings_s"]
+
+
+@pytest.mark.slow
+def test_quick_demo_leaves_no_temporary_paths(quick_run):
+    out, rc, _, _ = quick_run
+    assert rc == 0
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    # Paths recorded by the stages point at the final folder, not the temporary one.
+    for path in [out / "data" / "prepare.json", out / "cnn" / "config.json", out / "report.html"]:
+        assert f"/.{out.name}." not in path.read_text(), path
+    from seegaan.latent import load_latents
+
+    info = load_latents(out / "latents.parquet").info
+    assert info["data_dir"] == str((out / "data").absolute())
+
+
+# -- errors: one line, non-zero exit, nothing written -------------------------------------------
+def test_existing_out_without_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    rc = main(["demo", "--quick", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and len(err.splitlines()) == 1
+    assert "already exists" in err and "--overwrite" in err
+    assert (out / "mine.txt").read_text() == "keep me"
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    rc = main(["demo", "--quick", "--out", str(blocker / "run")])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and len(err.splitlines()) == 1
+    assert err.startswith("error:") and "cannot write" in err
+    assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_train_and_checkpoint_conflict(tmp_path, capsys):
+    rc = main(["demo", "--train", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and len(err.splitlines()) == 1 and "--train" in err
+
+
+def test_missing_checkpoint_fails_before_rendering(tmp_path, capsys):
+    rc = main(["demo", "--quick", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# -- pieces ---------------------------------------------------------------------------------------
+def test_quick_config_is_smaller_but_complete():
+    full, quick = DemoConfig.make("x"), DemoConfig.make("x", quick=True)
+    assert quick.n_images < full.n_images and quick.permutations < full.permutations
+    assert quick.frames >= 3 and quick.cnn_epochs >= 1
+    assert DemoConfig.make("x", quick=True, seed=3).seed == 3
+    with pytest.raises(OptionError):
+        DemoConfig.make("x", size=48)
+    with pytest.raises(OptionError):
+        DemoConfig.make("x", train=True, size=128)
+
+
+def test_pick_subject_prefers_a_healthy_young_woman():
+    meta = pd.DataFrame({
+        "image_id": ["a", "b", "c", "d", "e"], "split": ["test", "test", "test", "test", "train"],
+        "sex": ["M", "F", "F", "F", "F"], "age": [20.0, 30.0, 25.0, 40.0, 18.0],
+        "ahf": [0, 0, 1, 0, 0], "bnpp": [50.0, 900.0, 80.0, 120.0, 10.0]})
+    # a: a man; c: AHF; e: not in the test split; b: BNPP above the cut-off.
+    assert pick_subject(meta, 400.0) == "d"
+    assert pick_subject(meta.drop(index=3), 400.0) == "b"
+
+
+class _Seq:
+    """Just what score_sequence reads from a SequenceResult."""
+
+    def __init__(self, feature, values, meta, is_to=None, kind="qualitative"):
+        self.feature, self.values = feature, np.asarray(values, dtype=float)
+
+        class Sel:
+            pass
+
+        self.selection = Sel()
+        self.selection.meta, self.selection.kind, self.selection.is_to = meta, kind, is_to
+
+
+def test_truth_scores_direction_ratio_and_monotonicity():
+    meta = pd.DataFrame({"ahf": [0, 0, 1, 1], "gt_ctr": [0.45, 0.47, 0.55, 0.57]})
+    seq = _Seq("ahf", np.linspace(0, 1, 5), meta, is_to=meta["ahf"].to_numpy() == 1)
+    chk = next(c for c in CHECKS if c.sequence == "global/ahf")
+    good = score_sequence(chk, seq, np.array([0.46, 0.48, 0.50, 0.52, 0.54]))
+    assert good["pass"] == "pass" and good["ratio"] == pytest.approx(0.8)
+    small = score_sequence(chk, seq, np.array([0.46, 0.47, 0.47, 0.48, 0.48]))  # ratio 0.2
+    assert small["pass"] == "fail"
+    wrong = score_sequence(chk, seq, np.array([0.54, 0.52, 0.50, 0.48, 0.46]))
+    assert wrong["pass"] == "fail" and wrong["spearman"] == pytest.approx(-1.0)
+
+
+def test_true_effect_of_a_quantitative_feature_is_slope_times_range():
+    meta = pd.DataFrame({"age": [30.0, 50.0, 70.0], "gt_bmd": [1.0, 0.9, 0.8]})
+    assert true_effect(meta, "gt_bmd", "age", "quantitative", None, np.array([40.0, 60.0])) \
+        == pytest.approx(-0.1)
