@@ -134,7 +134,7 @@ def autoencoder_stage(run: DemoRun) -> None:
         src = Path(cfg.checkpoint) if cfg.checkpoint else _bundled_dir()
         # The checkpoint's own training log, so the report can show its loss curves. Its
         # config.json is kept beside it (the report reads the training options from there).
-        for name in ("metrics.jsonl", "config.json"):
+        for name in ("metrics.jsonl", "config.json", "train_config.json"):
             if (src / name).is_file():
                 shutil.copy2(src / name, out / name)
         if not (src / "metrics.jsonl").is_file():
@@ -371,6 +371,8 @@ def truth_stage(run: DemoRun) -> pd.DataFrame:
     """Score every sequence against the cohort's true effects (``truth/truth.csv``)."""
     from seegaan.data.prepared import PreparedDataset
     from seegaan.demo.truth import evaluate, write_truth
+    from seegaan.train.quality import quality_rows, reconstruction_quality
+    from seegaan.utils.fsio import write_json
 
     predict, note = None, ""
     try:
@@ -383,12 +385,17 @@ def truth_stage(run: DemoRun) -> pd.DataFrame:
         run.say(f"      {note}: oracle checks marked n/a")
     # The vendors' true difference, measured on the real test images (no decoding needed).
     ds = PreparedDataset(run.data_dir, split="test")
+    images = ds.load_images()
     vendor = ds.index["manufacturer"].astype(str).to_numpy()
     vendor_diff = None
     if (vendor == "GE").sum() >= 2 and (vendor == "Carestream").sum() >= 2:
-        x = ds.load_images().numpy()[:, 0]
+        x = images.numpy()[:, 0]
         vendor_diff = x[vendor == "GE"].mean(0) - x[vendor == "Carestream"].mean(0)
-    df = evaluate(run.sequences, predict, note, vendor_diff, run.explain_summary)
+    # A sequence can only show what the reconstruction keeps: measure that first.
+    quality = reconstruction_quality(run.ae, images, predict)
+    write_json(run.root / "autoencoder" / "quality.json", quality)
+    df = evaluate(run.sequences, predict, note, vendor_diff, run.explain_summary,
+                  extra_rows=quality_rows(quality))
     write_truth(df, run.root / "truth", {"oracle": note or "seegaan.cohort.oracle",
                                          "split": "test", "subject": run.subject})
     counts = df["pass"].value_counts().to_dict()

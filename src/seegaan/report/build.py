@@ -178,6 +178,16 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
         body = []
         for run in art.training:
             body.append(f"<h3>{html.escape(_rel(run.path, root) or run.path.name)}</h3>")
+            tcfg = run.config.get("train") if isinstance(run.config.get("train"), dict) else {}
+            if tcfg:
+                model = run.config.get("model", {}) if isinstance(run.config.get("model"), dict) else {}
+                last = max((int(m.get("step", 0)) for m in run.metrics), default=0)
+                body.append("<p>" + html.escape(
+                    f"preset {model.get('preset', '?')}, {last} of {tcfg.get('steps', '?')} steps "
+                    f"at batch {tcfg.get('batch', '?')}, seed {tcfg.get('seed', '?')}; perceptual "
+                    f"term {run.config.get('perceptual', tcfg.get('perceptual', '?'))}; best checkpoint "
+                    f"by {run.config.get('best_by', tcfg.get('best_by', '?'))}; "
+                    f"{run.config.get('n_train', '?')} training images.") + "</p>")
             curve = _loss_plot(run, assets)
             if curve:
                 body.append(_img(curve, root, "Losses and validation metrics against step.", True))
@@ -228,10 +238,10 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
         for exp in art.explanations:
             body.append(f"<h3>{html.escape(_rel(exp.path, root))}</h3>")
             cases = exp.summary.get("cases")
+            if isinstance(cases, dict):
+                cases = [{"case": k, **v} for k, v in cases.items() if isinstance(v, dict)]
             if isinstance(cases, list) and cases:
-                body.append(_table(pd.DataFrame(cases)))
-            elif isinstance(cases, dict) and cases:
-                body.append(_table(pd.DataFrame(cases).T.reset_index(names="case")))
+                body.append(_table(pd.DataFrame([_case_row(c) for c in cases])))
             body += [_img(f, root, f.stem.replace("_", " "), light=True) for f in exp.figures]
             body += [_sequence_block(q, root) for q in exp.sequences]
         out.append(Section("explain", "CNN explanations", "\n".join(body),
@@ -250,6 +260,32 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
         out.append(Section("config", "Configuration", _json_block("Run configuration", art.config),
                            intro="Every option of this run, as saved beside its outputs."))
     return out
+
+
+def _num(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def _case_row(case: dict[str, Any]) -> dict[str, str]:
+    """One explained patient as plain words: nested records (λ search, local sequence) read
+    as a sentence rather than as a Python dict."""
+    row = {k.replace("_", " "): _num(v) for k, v in case.items()
+           if v is not None and not isinstance(v, (dict, list)) and k not in ("dir",)}
+    seq = case.get("local_sequence")
+    if isinstance(seq, dict):
+        row["local sequence"] = (f"{seq.get('from')} → {seq.get('to')}, "
+                                 f"λ up to {_num(seq.get('lambda_max'))}")
+    lam = case.get("lambda")
+    if isinstance(lam, dict):
+        status, calls = lam.get("status", "?"), lam.get("calls")
+        if status == "reached":
+            text = f"reached at λ = {_num(lam.get('lam'))}"
+        else:
+            text = str(lam.get("message") or status)
+        if calls is not None:
+            text += f" ({calls} model calls)"
+        row["λ search"] = text
+    return row
 
 
 def build_report(run_dir: str | os.PathLike, overwrite: bool = True, title: str | None = None) -> Path:

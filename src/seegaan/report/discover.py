@@ -131,7 +131,9 @@ def discover(root: str | Path) -> Artefacts:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError:
                     continue  # a line cut by an interrupted write; the rest is still good
-        cfg = _read_json(run / "config.json")
+        # A bundled checkpoint keeps its run's options as train_config.json (its config.json
+        # is the architecture the loader needs); a training run has them in config.json.
+        cfg = _read_json(run / "train_config.json") or _read_json(run / "config.json")
         samples = sorted(p for p in run.rglob("*.png") if not _skip(p, root))
         art.training.append(TrainingRun(run, rows, cfg, samples))
 
