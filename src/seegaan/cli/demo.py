@@ -60,7 +60,7 @@ def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
 
     \b
     Examples:
-      seegaan demo                         # about 10 minutes on 2 CPU cores
+      seegaan demo                         # about 4 minutes on 2 CPU cores
       seegaan demo --quick --out /tmp/q    # about 3 minutes
     """
     from seegaan.demo import DemoConfig, run_demo
