@@ -80,10 +80,8 @@ def main() -> None:
         # The generator alone, forward + backward at the training batch: the only part of a
         # step that the modulated-conv implementation touches (E and D are plain convs).
         g_secs = {"fast": 0.0, "grouped": 0.0}
-        gens = {}
-        for impl in ("fast", "grouped"):
-            gens[impl] = Autoencoder(mc, impl=impl).generator
-            gens[impl].load_state_dict(gens["fast"].state_dict())
+        gens = {impl: Autoencoder(mc, impl=impl).generator for impl in ("fast", "grouped")}
+        gens["grouped"].load_state_dict(gens["fast"].state_dict())  # same weights, same maths
         wb = torch.randn(args.batch, mc.w_dim)
         for impl in ("fast", "grouped"):
             gens[impl](wb).square().mean().backward()  # warm-up

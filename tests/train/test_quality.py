@@ -42,3 +42,16 @@ def test_blurred_reconstruction_scores_lower_and_fails():
     q = reconstruction_quality(_Blur(), _images(), _oracle)
     assert q["ssim_mean"] < 0.5 and q["mse_mean"] > 0.05
     assert quality_rows(q)[0]["pass"] == "fail"
+
+
+class _Decoder:
+    """Latents are the images themselves: decoding them is a perfect reconstruction."""
+
+    def decode(self, w):
+        return torch.as_tensor(w)
+
+
+def test_given_latents_are_decoded_instead_of_re_encoding():
+    x = _images()
+    q = reconstruction_quality(_Decoder(), x, _oracle, latents=x.clone())
+    assert abs(q["ssim_mean"] - 1) < 1e-5

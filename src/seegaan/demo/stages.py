@@ -392,7 +392,10 @@ def truth_stage(run: DemoRun) -> pd.DataFrame:
         x = images.numpy()[:, 0]
         vendor_diff = x[vendor == "GE"].mean(0) - x[vendor == "Carestream"].mean(0)
     # A sequence can only show what the reconstruction keeps: measure that first.
-    quality = reconstruction_quality(run.ae, images, predict)
+    # The encode stage's latents are these test images in the same order: decode them
+    # rather than encoding again (re-encode only if the orders ever differ).
+    same = run.table.meta["image_id"].astype(str).tolist() == ds.index["image_id"].astype(str).tolist()
+    quality = reconstruction_quality(run.ae, images, predict, latents=run.table.w if same else None)
     write_json(run.root / "autoencoder" / "quality.json", quality)
     df = evaluate(run.sequences, predict, note, vendor_diff, run.explain_summary,
                   extra_rows=quality_rows(quality))

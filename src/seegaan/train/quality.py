@@ -41,15 +41,25 @@ ORACLE_R_TARGET = 0.9
 def reconstruction_quality(ae: Any, images: torch.Tensor,
                            oracle: Callable[[np.ndarray], Any] | Any | None = None,
                            batch_size: int = 128,
-                           factors: Sequence[str] | None = None) -> dict[str, Any]:
-    """SSIM/MSE of reconstructions and (with ``oracle``) factor correlations; JSON-ready."""
+                           factors: Sequence[str] | None = None,
+                           latents: torch.Tensor | np.ndarray | None = None) -> dict[str, Any]:
+    """SSIM/MSE of reconstructions and (with ``oracle``) factor correlations; JSON-ready.
+
+    ``latents``, when the caller already encoded ``images`` (row for row), are decoded
+    instead of encoding the images again.
+    """
     if images.ndim != 4:
         raise ValueError(f"images must be (N, 1, S, S), got {tuple(images.shape)}")
+    if latents is not None and len(latents) != len(images):
+        raise ValueError(f"{len(latents)} latents for {len(images)} images")
     recs, ss, mse = [], [], []
     with torch.no_grad():
         for i in range(0, len(images), batch_size):
             x = images[i:i + batch_size].float()
-            r = ae.reconstruct(x).float().cpu()
+            if latents is None:
+                r = ae.reconstruct(x).float().cpu()
+            else:
+                r = ae.decode(latents[i:i + batch_size]).float().cpu()
             ss.append(ssim(x, r))
             mse.append(((x - r) ** 2).mean(dim=(1, 2, 3)))
             recs.append(r)
