@@ -5,6 +5,9 @@ Measures, in one run and on the same machine state:
 - full training steps (D update with R1 every 4th step, joint M/G/E update, EMA) in
   images/s, with the ``fast`` modulated conv (shared conv, scaled activations) and with the
   reference-style ``grouped`` conv (per-sample weights, groups = batch);
+- every modulated conv of the generator alone, forward + backward, fast vs grouped: the
+  reference's grouped conv is slow where the maps are small and the channels many (4x4, 8x8),
+  and close to the shared conv where they are large;
 - generator inference (decode of w, no grad) in images/s.
 
 The two paths alternate in rounds so that load from other jobs on the machine hits both
@@ -51,6 +54,31 @@ def time_steps(trainer: Trainer, start: int, steps: int) -> float:
     return time.perf_counter() - t
 
 
+def layer_table(gen: torch.nn.Module, batch: int, reps: int) -> list[tuple[str, float, float]]:
+    """``(layer, fast ms, grouped ms)`` for each modulated 3x3 conv, forward + backward."""
+    from seegaan.models.modconv import ModulatedConv2d
+
+    rows = []
+    for i, block in enumerate(gen.convs):
+        res = gen.noise_shapes(1)[i][-1]
+        conv = block.conv
+        src = res // 2 if conv.upsample else res
+        x = torch.randn(batch, conv.in_ch, src, src, requires_grad=True)
+        w = torch.randn(batch, conv.affine.weight.shape[1])
+        ms = {}
+        for impl in ("fast", "grouped"):
+            m = ModulatedConv2d(conv.in_ch, conv.out_ch, 3, w.shape[1], upsample=conv.upsample, impl=impl)
+            m.load_state_dict(conv.state_dict())
+            m(x, w).square().mean().backward()  # warm-up
+            t = time.perf_counter()
+            for _ in range(reps):
+                m(x, w).square().mean().backward()
+            ms[impl] = (time.perf_counter() - t) / reps * 1e3
+        name = f"{conv.in_ch}->{conv.out_ch} at {res}x{res}" + (" (up)" if conv.upsample else "")
+        rows.append((name, ms["fast"], ms["grouped"]))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="demo64")
@@ -93,6 +121,8 @@ def main() -> None:
                 g_secs[impl] += time.perf_counter() - t
         g_ips = {k: args.rounds * args.steps * args.batch / v for k, v in g_secs.items()}
 
+        layers = layer_table(gens["fast"], args.batch, reps=max(2, args.steps))
+
         ae = Autoencoder(mc).eval()
         w = torch.randn(32, mc.w_dim)
         with torch.no_grad():
@@ -112,6 +142,9 @@ def main() -> None:
     print(f"generator fwd+bwd, grouped:     {g_ips['grouped']:8.2f} images/s")
     print(f"generator fast / grouped:       {g_ips['fast'] / g_ips['grouped']:8.2f}x")
     print(f"generator inference (fast):     {gen_ips:8.1f} images/s")
+    print("modulated 3x3 convs, forward + backward (ms):")
+    for name, f, g in layers:
+        print(f"  {name:26s} fast {f:7.2f}  grouped {g:7.2f}  grouped/fast {g / f:5.2f}x")
 
 
 if __name__ == "__main__":

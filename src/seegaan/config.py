@@ -156,6 +156,7 @@ class TrainConfig:
     inception_weights: str | None = None  # local Inception weights for FID (optional)
     modconv:          str = "fast"       # "fast" or "grouped" modulated convolution
     threads:          int = 0            # torch threads per process (0: leave torch's default)
+    init_from:        str | None = None  # warm start: inference checkpoint dir, or "demo" (bundled)
     extra:            dict[str, Any] = field(default_factory=dict)  # free-form notes kept in config.json
 
     def validate(self) -> None:

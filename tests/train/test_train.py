@@ -107,3 +107,37 @@ def test_two_process_gloo_matches_single_process(data32, tmp_path):
     cfg = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert cfg["world_size"] == 2
     assert same(state(tmp_path / "ddp"), state(single)) < 1e-4
+
+
+def test_warm_start_from_checkpoint(full_run, data32, tmp_path, capsys):
+    from safetensors.torch import load_file as load
+
+    from seegaan.config import TrainConfig, get_preset
+
+    ckpt = load(str(full_run / "last" / "model.safetensors"))
+    # --preset says demo64; the checkpoint's architecture (tiny) wins, as with --resume.
+    cfg = TrainConfig(batch=4, steps=3, val_images=4, threads=1, init_from=str(full_run / "last"))
+    tr = loop.Trainer(data32, tmp_path / "warm_obj", get_preset("demo64"), cfg)
+    assert tr.model_cfg.preset == "tiny"
+    assert same(tr.ema.state_dict(), ckpt) == 0.0
+    live = {k: v for k, v in tr.nets.state_dict().items() if not k.startswith("discriminator.")}
+    assert same(live, ckpt) == 0.0
+    # Full EMA decay from step 0: three steps move the EMA weights by at most 3 x 0.001 of
+    # the live change, far less than the live weights themselves move.
+    for s in range(3):
+        tr.train_step(s)
+    ema_move = same(tr.ema.state_dict(), ckpt)
+    live_now = {k: v for k, v in tr.nets.state_dict().items() if not k.startswith("discriminator.")}
+    assert 0 < ema_move < 0.01 * same(live_now, ckpt)
+
+    run = tmp_path / "warm"
+    assert main(["train", data32, "--out", str(run), *FAST, "--steps", "3",
+                 "--init-from", str(full_run / "last")]) == 0
+    assert json.loads((run / "config.json").read_text())["train"]["init_from"] == str(full_run / "last")
+    assert seegaan.load_autoencoder(run / "last").step == 3
+    capsys.readouterr()
+    for args, message in [(["--init-from", str(tmp_path / "nope")], "--init-from"),
+                          (["--init-from", str(full_run / "last"), "--resume"], "pass one of them")]:
+        rc = main(["train", data32, "--out", str(run), *FAST, "--steps", "6", *args])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and message in err and len(err.splitlines()) == 1, err

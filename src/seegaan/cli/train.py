@@ -35,17 +35,21 @@ from seegaan.config import PRESETS, TrainConfig, get_preset
 @click.option("--modconv", type=click.Choice(["fast", "grouped"]), default=None,
               help="Modulated-conv implementation (fast is the same maths, much quicker on CPU).")
 @click.option("--threads", type=int, default=None, help="torch threads per process (default: torch's).")
+@click.option("--init-from", "init_from", default=None, metavar="CKPT",
+              help="Warm start a new run from an inference checkpoint directory (or 'demo' for "
+                   "the bundled one): E, M and G start from its weights, D and Adam afresh.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--dry-run", is_flag=True, help="Check the dataset and options, print the plan, and stop.")
 def train(data_dir, run_dir, preset, steps, batch, seed, resume, overwrite, lr, ckpt_every,
           val_every, sample_every, log_every, val_images, perceptual, vgg_weights,
-          inception_weights, best_by, modconv, threads, device, dry_run) -> None:
+          inception_weights, best_by, modconv, threads, init_from, device, dry_run) -> None:
     """Train the autoencoder on DATA_DIR (from `seegaan prepare`).
 
     \b
     Examples:
       seegaan train data/cohort64 --out runs/demo --preset demo64 --steps 20000
       seegaan train data/cohort64 --out runs/demo --resume          # continue after Ctrl-C
+      seegaan train data/cohort64 --out runs/more --init-from demo  # warm start from the bundled weights
       torchrun --nproc_per_node=4 -m seegaan train data/cxr256 --out runs/paper --preset paper256
     """
     cfg = TrainConfig()
@@ -53,7 +57,7 @@ def train(data_dir, run_dir, preset, steps, batch, seed, resume, overwrite, lr, 
              "val_every": val_every, "sample_every": sample_every, "log_every": log_every,
              "val_images": val_images, "perceptual": perceptual, "vgg_weights": vgg_weights,
              "inception_weights": inception_weights, "best_by": best_by, "modconv": modconv,
-             "threads": threads}
+             "threads": threads, "init_from": init_from}
     for k, v in given.items():
         if v is not None:
             setattr(cfg, k, v)

@@ -50,15 +50,21 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         style = self.affine(w)                                   # (N, in)
-        if self.upsample:
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         weight = self.weight * self.scale
         if self.impl == "grouped":
+            if self.upsample:
+                x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             return self._grouped(x, style, weight)
+        # Bilinear upsampling acts on each channel alone, so it commutes with the per-channel
+        # style: scaling before it touches a quarter of the values.
+        x = x * style[:, :, None, None]
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         return self._fast(x, style, weight)
 
     def _fast(self, x: torch.Tensor, style: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        out = F.conv2d(x * style[:, :, None, None], weight, padding=self.kernel // 2)
+        """``x`` arrives already scaled by ``style``."""
+        out = F.conv2d(x, weight, padding=self.kernel // 2)
         if self.demod:
             wsq = weight.pow(2).sum(dim=(2, 3))                  # (out, in)
             d = torch.rsqrt(style.pow(2) @ wsq.t() + 1e-8)        # (N, out)

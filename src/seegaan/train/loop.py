@@ -101,6 +101,13 @@ class Trainer:
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
 
+        if resume and cfg.init_from:
+            raise OptionError("--init-from starts a new run and --resume continues one; pass one of them")
+        init = None
+        if not resume and cfg.init_from:
+            # A warm start keeps the checkpoint's architecture, whatever --preset says.
+            init = _read_init(cfg.init_from)
+            model_cfg = init[0]
         if resume:
             saved = _read_state_info(self.run_dir)
             # A run always continues with its own architecture, whatever --preset says.
@@ -141,6 +148,12 @@ class Trainer:
         self.ema = Autoencoder(model_cfg, impl=cfg.modconv).to(self.dev)
         self.ema.load_state_dict({k: v for k, v in self.nets.state_dict().items()
                                   if not k.startswith("discriminator.")})
+        # The EMA ramp exists for random initial weights; a warm start averages at full decay
+        # at once, so the bundled weights are not washed out while the fresh D settles.
+        self.ema_offset = 0
+        if init is not None:
+            self._warm_start(init[1])
+            self.ema_offset = 10**6
         self.ema.requires_grad_(False)
         gen_names, gen_groups = [], []
         for part in ("mapping", "generator", "encoder"):
@@ -200,6 +213,16 @@ class Trainer:
 
         for t in list(self.nets.state_dict().values()) + list(self.ema.state_dict().values()):
             dist.broadcast(t, src=0)
+
+    def _warm_start(self, tensors: dict[str, torch.Tensor]) -> None:
+        """E, M and G (live and EMA) from an inference checkpoint; D keeps its fresh init.
+
+        The checkpoint holds EMA weights only, so the live networks start from the EMA ones;
+        the Adam moments start at zero, as in any new run.
+        """
+        self.ema.load_state_dict(tensors, strict=True)
+        for part in ("encoder", "mapping", "generator"):
+            self.nets[part].load_state_dict(getattr(self.ema, part).state_dict(), strict=True)
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
         out = dict(self.nets.state_dict())
@@ -291,7 +314,7 @@ class Trainer:
         loss_g.backward()
         ddist.average_gradients(self.gen_params, self.dist)
         self.opt_g.step()
-        update_ema(self.ema, _EmaView(self.nets), ema_beta(step, cfg.ema_beta))
+        update_ema(self.ema, _EmaView(self.nets), ema_beta(step + self.ema_offset, cfg.ema_beta))
         stats.update(loss_g_fake=loss_fake.item(), loss_enc=loss_enc.item(), rec_mse=mse.item())
         return stats
 
@@ -418,6 +441,20 @@ class _StopFlag:
     def __exit__(self, *exc) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+def _read_init(source: str) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, Any]]:
+    """Config, checked tensors and extras of the ``--init-from`` checkpoint ("demo": bundled)."""
+    from seegaan.models.autoencoder import DEMO_CHECKPOINT
+    from seegaan.models.checkpoint import check_state, read_inference_dir
+
+    path = DEMO_CHECKPOINT if source == "demo" else source
+    try:
+        cfg, tensors, extras = read_inference_dir(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"--init-from: {err}") from None
+    check_state(Autoencoder(cfg).state_dict(), tensors, f"--init-from {Path(path) / 'model.safetensors'}")
+    return cfg, tensors, extras
 
 
 def _read_state_info(run_dir: Path) -> dict[str, Any]:
