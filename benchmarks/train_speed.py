@@ -145,6 +145,16 @@ def main() -> None:
     print("modulated 3x3 convs, forward + backward (ms):")
     for name, f, g in layers:
         print(f"  {name:26s} fast {f:7.2f}  grouped {g:7.2f}  grouped/fast {g / f:5.2f}x")
+    # A step runs G forward + backward twice (fake and reconstruction branch), so this is
+    # the grouped path's modconv time per step; if the fast path made it free, the step could
+    # not get faster than this bound (Amdahl).
+    step_ms = 1e3 * args.batch / ips["grouped"]
+    mod_ms = 2 * sum(g for _, _, g in layers)
+    if mod_ms < step_ms:
+        print(f"grouped step {step_ms:.0f} ms, of which modulated 3x3 convs ~{mod_ms:.0f} ms: "
+              f"a free modconv would give at most {step_ms / (step_ms - mod_ms):.2f}x")
+    else:
+        print(f"grouped step {step_ms:.0f} ms; modulated 3x3 convs timed alone ~{mod_ms:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import pytest
 from seegaan.cli import main
 from seegaan.demo import DemoConfig
 from seegaan.demo.stages import pick_subject
-from seegaan.demo.truth import CHECKS, score_sequence, true_effect
+from seegaan.demo.truth import CHECKS, VENDOR_CHECK, evaluate
 from seegaan.errors import OptionError
+from seegaan.latent.select import Selection
 from seegaan.utils.progress import set_quiet
 
 
@@ -161,31 +162,63 @@ def test_pick_subject_prefers_a_healthy_young_woman():
 
 
 class _Seq:
-    """Just what score_sequence reads from a SequenceResult."""
+    """Just what the truth scorers read of a SequenceResult: constant frames of ``levels``."""
 
-    def __init__(self, feature, values, meta, is_to=None, kind="qualitative"):
-        self.feature, self.values = feature, np.asarray(values, dtype=float)
-
-        class Sel:
-            pass
-
-        self.selection = Sel()
-        self.selection.meta, self.selection.kind, self.selection.is_to = meta, kind, is_to
-
-
-def test_truth_scores_direction_ratio_and_monotonicity():
-    meta = pd.DataFrame({"ahf": [0, 0, 1, 1], "gt_ctr": [0.45, 0.47, 0.55, 0.57]})
-    seq = _Seq("ahf", np.linspace(0, 1, 5), meta, is_to=meta["ahf"].to_numpy() == 1)
-    chk = next(c for c in CHECKS if c.sequence == "global/ahf")
-    good = score_sequence(chk, seq, np.array([0.46, 0.48, 0.50, 0.52, 0.54]))
-    assert good["pass"] == "pass" and good["ratio"] == pytest.approx(0.8)
-    small = score_sequence(chk, seq, np.array([0.46, 0.47, 0.47, 0.48, 0.48]))  # ratio 0.2
-    assert small["pass"] == "fail"
-    wrong = score_sequence(chk, seq, np.array([0.54, 0.52, 0.50, 0.48, 0.46]))
-    assert wrong["pass"] == "fail" and wrong["spearman"] == pytest.approx(-1.0)
+    def __init__(self, feature, levels, meta, size=8):
+        is_to = meta[feature].to_numpy() == 1
+        self.values = np.linspace(0, 1, len(levels))
+        self.frames = np.asarray(levels, dtype=np.float32)[:, None, None] * np.ones((size, size),
+                                                                                    np.float32)
+        self.diffs = self.frames - self.frames[0]
+        self.selection = Selection(feature, "qualitative", "test", np.zeros((len(meta), 1)), meta,
+                                   0, np.arange(len(meta)), is_to=is_to)
 
 
-def test_true_effect_of_a_quantitative_feature_is_slope_times_range():
-    meta = pd.DataFrame({"age": [30.0, 50.0, 70.0], "gt_bmd": [1.0, 0.9, 0.8]})
-    assert true_effect(meta, "gt_bmd", "age", "quantitative", None, np.array([40.0, 60.0])) \
-        == pytest.approx(-0.1)
+def _oracle(images):
+    """Heart size = the image's mean: what the _Seq frames are made of."""
+    x = np.asarray(images, dtype=np.float64)
+    assert x.ndim == 4 and x.shape[1] == 1   # the oracle's documented (N, 1, S, S)
+    return pd.DataFrame({"gt_ctr": x.mean(axis=(1, 2, 3))})
+
+
+def test_truth_evaluate_scores_the_demo_sequences_with_its_targets():
+    meta = pd.DataFrame({"ahf": [0, 0, 1, 1], "sex": [0, 0, 1, 1],
+                         "gt_ctr": [0.45, 0.47, 0.55, 0.57]})
+    rising = np.linspace(0.46, 0.54, 5)   # 80 % of the true 0.1, monotone
+    vendor = _Seq("ahf", rising, meta)
+    vendor.diffs = np.stack([np.zeros((8, 8)), np.outer(np.arange(8), np.ones(8))])
+    seqs = {"global/ahf": _Seq("ahf", rising, meta),
+            "local/ahf": _Seq("ahf", rising[::-1], meta),                    # the wrong way
+            "global/sex": _Seq("sex", rising, meta.drop(columns="gt_ctr")),  # no ground truth
+            "global/manufacturer": vendor}
+    summary = {"config": {"tol": 0.02},
+               "cases": {"FP": {"lambda": {"status": "reached", "value": 1.0, "target": 1.01,
+                                           "lam": 0.3, "calls": 5}},
+                         "FN": {"lambda": {"status": "skipped", "message": "no FN case"}}}}
+    extra = [{"check": "Autoencoder: SSIM", "measured": "0.9", "target": "≥ 0.8", "pass": "pass"}]
+    df = evaluate(seqs, _oracle, "", np.outer(np.arange(8), np.ones(8)), summary, extra)
+    assert list(df.columns[:4]) == ["check", "measured", "target", "pass"]
+    # Extra rows first, then the checks of the sequences that exist, in CHECKS order.
+    want = ["Autoencoder: SSIM"] + [c.name for c in CHECKS if c.sequence in seqs] \
+        + [VENDOR_CHECK.name, "Fig. 6: λ search reaches the FP's true BNPP",
+           "Fig. 6: λ search reaches the FN's true BNPP"]
+    assert list(df["check"]) == want
+    row = df.set_index("sequence")
+    assert row.loc["global/ahf", "pass"] == "pass"
+    assert row.loc["global/ahf", "target"] == "rises; ratio ≥ 0.7; ρ ≥ 0.9"
+    assert row.loc["global/ahf", "ratio"] == pytest.approx(0.8, rel=1e-4)
+    assert row.loc["local/ahf", "pass"] == "fail" and row.loc["local/ahf", "spearman"] < 0
+    assert row.loc["global/sex", "pass"] == "n/a" and "no gt_breast" in row.loc["global/sex", "measured"]
+    assert row.loc["global/manufacturer", "pass"] == "pass"
+    assert row.loc["global/manufacturer", "target"] == "correlation ≥ 0.5"
+    assert list(row.loc[["explain/FP", "explain/FN"], "pass"]) == ["pass", "n/a"]
+
+    # No oracle: its checks are n/a with the reason; the vendor check needs none.
+    across = np.outer(np.ones(8), np.arange(8))   # uncorrelated with the vendor's subtraction
+    df = evaluate(seqs, None, "oracle unavailable (x)", across, None)
+    oracle_rows = df.iloc[:-1]
+    assert (oracle_rows["pass"] == "n/a").all()
+    assert (oracle_rows["measured"] == "oracle unavailable (x)").all()
+    assert df["check"].iloc[-1] == VENDOR_CHECK.name and df["pass"].iloc[-1] == "fail"
+    # Too few images of a vendor (no real difference): no vendor row.
+    assert VENDOR_CHECK.name not in set(evaluate(seqs, _oracle, "", None, None)["check"])

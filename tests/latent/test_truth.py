@@ -1,12 +1,26 @@
-"""The truth evaluation, with a fake linear oracle whose factors are known exactly."""
+"""The truth scoring, with a fake linear oracle whose factors are known exactly."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
+from seegaan.data.prepared import write_prepared
+from seegaan.errors import InputError
+from seegaan.latent.select import Selection
 from seegaan.latent.store import LatentTable
-from seegaan.latent.truth import evaluate_truth, write_truth
+from seegaan.latent.truth import (
+    COLUMNS,
+    TruthCheck,
+    evaluate_truth,
+    pattern_row,
+    score_sequence,
+    true_effect,
+    write_truth,
+)
 
 
 class LinearOracle:
@@ -55,14 +69,29 @@ def test_truth_checks_pass_when_the_groups_really_differ(fake_ae, tmp_path):
     ae = fake_ae(w_dim=6, image_size=16, scale=0.1)
     table, oracle = _cohort(ae)
     df = evaluate_truth(ae, table, oracle, frames=6)
-    assert list(df["feature"]) == ["ahf", "sex", "age", "manufacturer"]
-    assert df["passed"].all(), df.to_string()
+    assert list(df.columns) == list(COLUMNS)
+    assert list(df["sequence"]) == ["ahf", "sex", "age", "manufacturer"]
+    assert (df["pass"] == "pass").all(), df.to_string()
     ahf = df.iloc[0]
     # Linear decoder and oracle: the sequence's change equals the true group difference.
     assert ahf["spearman"] > 0.99 and abs(ahf["ratio"] - 1) < 1e-4
-    out = write_truth(df, tmp_path / "truth")
+    assert ahf["target"] == "rises; ratio ≥ 0.7; ρ ≥ 0.9" and "ratio 1.00" in ahf["measured"]
+    assert df.iloc[3]["pattern_correlation"] > 0.5 and pd.isna(df.iloc[3]["ratio"])
+    out = write_truth(df, tmp_path / "truth", {"frames": 6})
     assert {"truth.csv", "truth.md", "truth.json"} <= {p.name for p in out.iterdir()}
-    assert "AHF" in (out / "truth.md").read_text()
+    csv = pd.read_csv(out / "truth.csv", keep_default_na=False)
+    assert list(csv.columns) == list(COLUMNS) and list(csv["pass"]) == ["pass"] * 4
+    md = (out / "truth.md").read_text().splitlines()
+    assert md[0] == "| check | measured | target | pass |" and len(md) == 2 + len(df)
+    assert "AHF" in md[2]
+
+    # Strict JSON: missing numbers (the pattern check's ratio) are null, not NaN.
+    def no_nan(word):
+        raise AssertionError(f"truth.json holds {word}")
+
+    payload = json.loads((out / "truth.json").read_text(), parse_constant=no_nan)
+    assert payload["frames"] == 6 and payload["checks"][3]["ratio"] is None
+    assert payload["checks"][0]["ratio"] == pytest.approx(ahf["ratio"])
 
 
 def test_truth_checks_fail_when_the_sequence_understates_the_truth(fake_ae):
@@ -73,6 +102,84 @@ def test_truth_checks_fail_when_the_sequence_understates_the_truth(fake_ae):
     meta["gt_ctr"] = meta["gt_ctr"] + 2 * (meta["gt_ctr"] - meta["gt_ctr"].mean())
     meta = meta.drop(columns=["sex"])
     df = evaluate_truth(ae, LatentTable(meta, table.w, table.info), oracle, frames=6)
-    df = df.set_index("feature")
-    assert abs(df.loc["ahf", "ratio"] - 1 / 3) < 1e-3 and not df.loc["ahf", "passed"]
-    assert pd.isna(df.loc["sex", "passed"]) and "not in the latent table" in df.loc["sex", "note"]
+    df = df.set_index("sequence")
+    assert abs(df.loc["ahf", "ratio"] - 1 / 3) < 1e-3 and df.loc["ahf", "pass"] == "fail"
+    assert df.loc["sex", "pass"] == "n/a" and "not in the latent table" in df.loc["sex", "measured"]
+    assert pd.isna(df.loc["sex", "change"])
+
+
+def test_true_factors_fall_back_to_the_oracle_on_the_real_images(fake_ae, tmp_path):
+    # A weaker decoder, so that no image leaves the [-1, 1] a prepared dataset stores.
+    ae = fake_ae(w_dim=6, image_size=16, scale=0.04)
+    table, oracle = _cohort(ae, seed=3)
+    with_gt = evaluate_truth(ae, table, oracle, frames=6)
+    no_gt = LatentTable(table.meta.drop(columns=["gt_ctr", "gt_breast", "gt_bmd"]), table.w,
+                        table.info)
+    with pytest.raises(InputError, match="data-dir"):
+        evaluate_truth(ae, no_gt, oracle, frames=6)
+    # The real images are the decoded latents (what gt_* was read from), stored in another
+    # order: the fallback must align them with the table by image_id.
+    images = ae.decode(table.w).numpy()[:, 0]
+    order = np.random.default_rng(0).permutation(len(images))
+    index = table.meta[["image_id", "split"]].iloc[order].assign(
+        patient_id=lambda d: d["image_id"], source_path="")
+    write_prepared(tmp_path / "data", images[order], index, {})
+    from_images = evaluate_truth(ae, no_gt, oracle, frames=6, data_dir=tmp_path / "data")
+    assert list(from_images["pass"]) == list(with_gt["pass"])
+    # Only the stored images' 16-bit quantisation separates the two.
+    np.testing.assert_allclose(from_images["true_effect"], with_gt["true_effect"], rtol=1e-3)
+
+
+# -- the shared scorers, on hand-made sequences ------------------------------------------------
+class _Seq:
+    """Just what the scorers read of a SequenceResult."""
+
+    def __init__(self, values, meta, feature, is_to=None, diffs=None):
+        kind = "qualitative" if is_to is not None else "quantitative"
+        x = None if is_to is not None else meta[feature].to_numpy(dtype=float)
+        self.values = np.asarray(values, dtype=float)
+        self.selection = Selection(feature, kind, "test", np.zeros((len(meta), 1)), meta, 0,
+                                   np.arange(len(meta)), x=x, is_to=is_to)
+        self.diffs = diffs
+
+
+AHF = TruthCheck("AHF enlarges the heart", "ahf", "gt_ctr", +1, min_ratio=0.7, min_spearman=0.9)
+
+
+def test_score_sequence_checks_direction_ratio_and_monotonicity():
+    meta = pd.DataFrame({"ahf": [0, 0, 1, 1], "gt_ctr": [0.45, 0.47, 0.55, 0.57]})
+    seq = _Seq(np.linspace(0, 1, 5), meta, "ahf", is_to=meta["ahf"].to_numpy() == 1)
+    y = meta["gt_ctr"].to_numpy()
+    good = score_sequence(AHF, seq, np.array([0.46, 0.48, 0.50, 0.52, 0.54]), y)
+    assert good["pass"] == "pass" and good["ratio"] == pytest.approx(0.8)
+    assert good["true_effect"] == pytest.approx(0.1)
+    small = score_sequence(AHF, seq, np.array([0.46, 0.47, 0.47, 0.48, 0.48]), y)  # ratio 0.2
+    assert small["pass"] == "fail" and small["spearman"] > 0.9
+    wrong = score_sequence(AHF, seq, np.array([0.54, 0.52, 0.50, 0.48, 0.46]), y)
+    assert wrong["pass"] == "fail" and wrong["spearman"] == pytest.approx(-1.0)
+    # Direction only: a check without ratio or ρ targets passes on the sign alone.
+    loose = TruthCheck("heart", "ahf", "gt_ctr", +1)
+    assert score_sequence(loose, seq, np.array([0.46, 0.47, 0.47, 0.48, 0.48]), y)["pass"] == "pass"
+    assert score_sequence(loose, seq, np.array([0.48, 0.47, 0.47, 0.46, 0.46]), y)["pass"] == "fail"
+    # Two frames rank perfectly by construction: that is no evidence of a monotone change.
+    assert score_sequence(AHF, seq, np.array([0.46, 0.54]), y)["spearman"] == 0.0
+
+
+def test_true_effect_of_a_quantitative_feature_is_slope_times_range():
+    meta = pd.DataFrame({"age": [30.0, 50.0, 70.0, 90.0], "gt_bmd": [1.0, 0.9, 0.8, np.nan]})
+    # An unknown factor value (NaN) is left out of the fit, not propagated.
+    assert true_effect(_Seq([40.0, 60.0], meta, "age"), meta["gt_bmd"].to_numpy()) \
+        == pytest.approx(-0.1)
+
+
+def test_pattern_row_passes_on_the_true_map_only():
+    rng = np.random.default_rng(0)
+    true_map = rng.normal(size=(8, 8))
+    chk = TruthCheck("vendor", "manufacturer", "image processing", min_pattern=0.5)
+    meta = pd.DataFrame({"manufacturer": ["a", "b"]})
+    seq = _Seq([0, 1], meta, "manufacturer", is_to=np.array([False, True]),
+               diffs=np.stack([np.zeros((8, 8)), 0.3 * true_map + 0.01 * rng.normal(size=(8, 8))]))
+    row = pattern_row(chk, seq, true_map)
+    assert row["pass"] == "pass" and row["pattern_correlation"] > 0.99
+    assert row["target"] == "correlation ≥ 0.5"
+    assert pattern_row(chk, seq, rng.normal(size=(8, 8)))["pass"] == "fail"

@@ -33,7 +33,8 @@ from seegaan.config import PRESETS, TrainConfig, get_preset
 @click.option("--best-by", type=click.Choice(["auto", "fid", "swd", "ssim", "mse"]), default=None,
               help="Validation metric that selects best/ (auto: fid if available, else ssim).")
 @click.option("--modconv", type=click.Choice(["fast", "grouped"]), default=None,
-              help="Modulated-conv implementation (fast is the same maths, much quicker on CPU).")
+              help="Modulated-conv implementation: fast (shared conv, the same maths; quicker "
+                   "on small maps) or the reference's grouped conv.")
 @click.option("--threads", type=int, default=None, help="torch threads per process (default: torch's).")
 @click.option("--init-from", "init_from", default=None, metavar="CKPT",
               help="Warm start a new run from an inference checkpoint directory (or 'demo' for "

@@ -370,7 +370,8 @@ class _Reloaded:
 def truth_stage(run: DemoRun) -> pd.DataFrame:
     """Score every sequence against the cohort's true effects (``truth/truth.csv``)."""
     from seegaan.data.prepared import PreparedDataset
-    from seegaan.demo.truth import evaluate, write_truth
+    from seegaan.demo.truth import evaluate
+    from seegaan.latent.truth import write_truth
     from seegaan.train.quality import quality_rows, reconstruction_quality
     from seegaan.utils.fsio import write_json
 
@@ -400,7 +401,8 @@ def truth_stage(run: DemoRun) -> pd.DataFrame:
     df = evaluate(run.sequences, predict, note, vendor_diff, run.explain_summary,
                   extra_rows=quality_rows(quality))
     write_truth(df, run.root / "truth", {"oracle": note or "seegaan.cohort.oracle",
-                                         "split": "test", "subject": run.subject})
+                                         "split": "test", "subject": run.subject},
+                overwrite=True)
     counts = df["pass"].value_counts().to_dict()
     run.say("      " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return df

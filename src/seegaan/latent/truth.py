@@ -1,20 +1,28 @@
 """Do the sequences show the truth? Measure them with the virtual cohort's oracle.
 
 On the virtual cohort every image has known generating factors (``gt_ctr`` heart size,
-``gt_breast``, ``gt_bmd``, ...), and the oracle reads them back from any image, synthetic
-ones included. So a sequence can be scored against what really differs between the groups:
+``gt_breast``, ``gt_bmd``, ...), and the oracle reads them back from any image, decoded
+frames included. So a sequence can be scored against what really differs in the cohort:
 
-- AHF− → AHF+: heart size (``gt_ctr``) should grow monotonically along the frames
-  (Spearman ≥ 0.9) and by at least 70 % of the true AHF+ vs AHF− difference in mean;
-- F → M: breast tissue (``gt_breast``) should fall;
-- age (5th → 95th percentile): bone density (``gt_bmd``) should fall;
-- Carestream → GE: the vendor's processing should change. Processing is not a body factor,
-  so unless the oracle reports one, this is scored as the correlation between the
-  sequence's end-to-end subtraction and the difference of the two vendors' mean
-  reconstructions (≥ 0.5), i.e. the sequence shows the change the vendors really differ by.
+- the oracle's change of the factor from the first to the last frame (``change``);
+- the true effect over the same step (``true_effect``): the difference of the factor's mean
+  between the two groups (qualitative features), or its linear slope on the feature times
+  the frame range (quantitative features), both over the rows the sequence was built from;
+- ``ratio = change / true_effect`` (1: the sequence shows the whole true effect) and the
+  Spearman correlation of the factor with the frame index (``spearman``, signed so that the
+  expected direction is positive).
 
-True group differences come from the ``gt_*`` columns of the latent table when present,
-otherwise from the oracle applied to the real images of the prepared dataset.
+A check passes when the change has the expected sign and, where the check sets them, the
+ratio and ρ reach their targets. Image processing (the vendor) is not a body factor, so its
+check is a pattern check: the correlation between the sequence's end-to-end subtraction and
+the true difference map of the two groups.
+
+This module holds the scoring shared by every caller (:class:`TruthCheck`,
+:func:`score_sequence`, :func:`pattern_row`, :func:`write_truth`) and the standalone scorer
+of a latent table's global sequences (:func:`evaluate_truth`, :data:`DEFAULT_CHECKS`). The
+demo's stage 10 (``seegaan.demo.truth``) scores its figures' sequences with the same pieces.
+``truth.csv`` has one row per check: ``check, measured, target, pass`` first (what the
+report shows), then the numbers behind them.
 
 Example::
 
@@ -30,8 +38,10 @@ or ``python -m seegaan.latent.truth CHECKPOINT|demo LATENTS --out DIR``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +51,7 @@ import pandas as pd
 
 from seegaan.errors import InputError
 from seegaan.latent.protocol import Autoencoder, decode_latents
+from seegaan.latent.select import Selection
 from seegaan.latent.sequence import global_sequence
 from seegaan.latent.store import LatentTable
 from seegaan.utils.fsio import atomic_dir, write_json
@@ -50,39 +61,151 @@ class Oracle(Protocol):
     def predict(self, images: Any) -> pd.DataFrame: ...
 
 
+class SequenceLike(Protocol):
+    """What the scorers read of a sequence (a SequenceResult, or the demo's reloaded one)."""
+
+    values:    np.ndarray   # (T,) t, feature value or λ of each frame
+    frames:    np.ndarray   # (T, S, S) decoded frames
+    diffs:     np.ndarray   # (T, S, S) frames − frame 0
+    selection: Selection    # the rows the sequence was built from
+
+
 @dataclass(frozen=True)
 class TruthCheck:
-    name: str                         # what is claimed, in words
-    feature: str                      # latent-table column
-    from_level: str | None            # qualitative groups (None: quantitative)
-    to_level: str | None
-    factor: str | None                # gt_* column read by the oracle; None: pattern check
-    sign: int                         # expected direction of the change (+1 / −1)
-    min_spearman: float | None = None  # monotonicity along the frames
-    min_ratio: float | None = None     # end-to-end change / true difference
-    min_pattern: float | None = None   # correlation with the true mean-image difference
+    name:         str                  # the claim, in words
+    sequence:     str                  # the sequence scored: a latent-table feature here, a
+                                       # key of the demo's sequences in seegaan.demo.truth
+    factor:       str                  # gt_* column the oracle reads; for a pattern check,
+                                       # what the difference map shows
+    sign:         int = +1             # expected direction of the factor's change (+1 / −1)
+    min_ratio:    float | None = None  # end-to-end change / true effect, at least
+    min_spearman: float | None = None  # monotone along the frames (signed ρ), at least
+    min_pattern:  float | None = None  # set: a pattern check; correlation of the subtraction
+                                       # with the true difference map, at least
+
+    @property
+    def is_pattern(self) -> bool:
+        return self.min_pattern is not None
 
 
 DEFAULT_CHECKS = (
-    TruthCheck("AHF− → AHF+ enlarges the heart", "ahf", "0", "1", "gt_ctr", +1,
-               min_spearman=0.9, min_ratio=0.7),
-    TruthCheck("F → M reduces breast tissue", "sex", "F", "M", "gt_breast", -1),
-    TruthCheck("age lowers bone density", "age", None, None, "gt_bmd", -1),
-    TruthCheck("Carestream → GE changes the vendor processing", "manufacturer", "Carestream",
-               "GE", None, +1, min_pattern=0.5),
+    TruthCheck("AHF− → AHF+ enlarges the heart", "ahf", "gt_ctr", +1,
+               min_ratio=0.7, min_spearman=0.9),
+    TruthCheck("F → M reduces breast tissue", "sex", "gt_breast", -1),
+    TruthCheck("age lowers bone density", "age", "gt_bmd", -1),
+    TruthCheck("Carestream → GE changes the vendor processing", "manufacturer",
+               "image processing", min_pattern=0.5),
 )
+# The groups each feature's global sequence goes between; (None, None) lets the sequence
+# decide (a regression path for a numeric feature, the only two levels otherwise).
+DEFAULT_LEVELS: dict[str, tuple[str | None, str | None]] = {
+    "ahf": ("0", "1"), "sex": ("F", "M"), "age": (None, None),
+    "manufacturer": ("Carestream", "GE"),
+}
+# The order of truth.csv: the report shows every column, the words first.
+COLUMNS = ("check", "measured", "target", "pass", "sequence", "factor", "change", "true_effect",
+           "ratio", "spearman", "pattern_correlation")
 
 
 def _spearman(y: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
-    if np.ptp(y) == 0:
+    # Two frames always rank perfectly, and a flat readout has no order: neither is
+    # evidence of a monotone change.
+    if len(y) < 3 or np.ptp(y) == 0:
         return 0.0
     return float(spearmanr(np.arange(len(y)), y).statistic)
 
 
-def _as_images(frames: np.ndarray) -> np.ndarray:
-    return frames[:, None].astype(np.float32)
+def readout(predict: Callable[[np.ndarray], pd.DataFrame], frames: np.ndarray,
+            factor: str) -> np.ndarray:
+    """The oracle's ``factor`` on each of a sequence's ``(T, S, S)`` frames, as float64."""
+    return predict(frames[:, None].astype(np.float32))[factor].to_numpy(dtype=np.float64)
+
+
+def true_effect(seq: SequenceLike, y: np.ndarray) -> float:
+    """The cohort's own change of a factor over the sequence's step.
+
+    ``y`` is the factor on the rows of ``seq.selection`` (NaN where unknown). Qualitative:
+    mean of the "to" group minus mean of the "from" group. Quantitative: the factor's linear
+    slope on the feature times the range of the frames' feature values.
+
+    Example::
+
+        true_effect(res, table.meta["gt_ctr"].to_numpy()[res.selection.rows])
+    """
+    sel = seq.selection
+    y = np.asarray(y, dtype=np.float64)
+    if sel.kind == "qualitative":
+        return float(np.nanmean(y[sel.is_to]) - np.nanmean(y[~sel.is_to]))
+    ok = np.isfinite(sel.x) & np.isfinite(y)
+    slope = np.polyfit(sel.x[ok], y[ok], 1)[0]
+    return float(slope * (seq.values[-1] - seq.values[0]))
+
+
+def _target_text(chk: TruthCheck) -> str:
+    if chk.is_pattern:
+        return f"correlation ≥ {chk.min_pattern:g}"
+    parts = ["rises" if chk.sign > 0 else "falls"]
+    if chk.min_ratio is not None:
+        parts.append(f"ratio ≥ {chk.min_ratio:g}")
+    if chk.min_spearman is not None:
+        parts.append(f"ρ ≥ {chk.min_spearman:g}")
+    return "; ".join(parts)
+
+
+def score_sequence(chk: TruthCheck, seq: SequenceLike, measured: np.ndarray,
+                   y: np.ndarray) -> dict[str, Any]:
+    """One row: the oracle's readout ``measured`` (factor per frame) against ``chk``.
+
+    ``y`` is the true factor on the sequence's rows (see :func:`true_effect`).
+
+    Example::
+
+        row = score_sequence(chk, res, readout(oracle.predict, res.frames, chk.factor), y)
+        row["pass"]   # "pass" | "fail"
+    """
+    truth = true_effect(seq, y)
+    change = float(measured[-1] - measured[0])
+    ratio = change / truth if truth != 0 and np.isfinite(truth) else float("nan")
+    rho = _spearman(measured) * chk.sign
+    ok = [bool(np.sign(change) == chk.sign)]
+    if chk.min_ratio is not None:
+        ok.append(bool(np.isfinite(ratio) and ratio >= chk.min_ratio))
+    if chk.min_spearman is not None:
+        ok.append(rho >= chk.min_spearman)
+    return {"check": chk.name, "sequence": chk.sequence, "factor": chk.factor,
+            "measured": f"Δ {change:+.3g} (true {truth:+.3g}; ratio {ratio:.2f}; ρ {rho:.2f})",
+            "target": _target_text(chk), "pass": "pass" if all(ok) else "fail",
+            "change": change, "true_effect": truth, "ratio": ratio, "spearman": rho}
+
+
+def pattern_row(chk: TruthCheck, seq: SequenceLike, true_map: np.ndarray) -> dict[str, Any]:
+    """One row: does the end-to-end subtraction look like ``true_map``, the groups' difference?
+
+    Example::
+
+        row = pattern_row(chk, res, ge_mean - carestream_mean)
+    """
+    corr = float(np.corrcoef(seq.diffs[-1].ravel(), true_map.ravel())[0, 1])
+    return {"check": chk.name, "sequence": chk.sequence, "factor": chk.factor,
+            "measured": f"correlation {corr:.2f}", "target": _target_text(chk),
+            "pass": "pass" if corr >= chk.min_pattern else "fail",
+            "change": float(np.abs(seq.diffs[-1]).mean()),
+            "true_effect": float(np.abs(true_map).mean()), "ratio": float("nan"),
+            "spearman": float("nan"), "pattern_correlation": corr}
+
+
+def unavailable_row(chk: TruthCheck, why: str) -> dict[str, Any]:
+    """A check that could not be scored: ``n/a`` (neither pass nor fail), with the reason."""
+    return {"check": chk.name, "sequence": chk.sequence, "factor": chk.factor,
+            "measured": why, "target": _target_text(chk), "pass": "n/a"}
+
+
+def truth_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as truth.csv orders them (columns no row has are left out)."""
+    df = pd.DataFrame(rows)
+    return df.reindex(columns=[c for c in COLUMNS if c in df.columns])
 
 
 class _TrueFactors:
@@ -127,74 +250,57 @@ class _TrueFactors:
 def evaluate_truth(ae: Autoencoder, table: LatentTable, oracle: Oracle,
                    split:    str = "test",                 # rows defining groups / regression
                    frames:   int = 10,                     # frames per sequence
-                   checks:   tuple[TruthCheck, ...] = DEFAULT_CHECKS,
+                   checks:   tuple[TruthCheck, ...] = DEFAULT_CHECKS,  # sequence = feature
+                   levels:   dict[str, tuple[str | None, str | None]] = DEFAULT_LEVELS,
                    data_dir: str | os.PathLike | None = None,  # real images, if no gt_* columns
                    ) -> pd.DataFrame:
-    """One row per check: the measured change, the true difference, and whether it passes.
+    """One row per check on the table's global sequences (see :data:`COLUMNS`).
 
-    Checks whose feature is not in the table are reported as skipped, not failed.
+    Each check's ``sequence`` names a feature of the table; its global sequence goes
+    between ``levels[feature]``. Checks whose feature is not in the table are ``n/a``, not
+    failed. A pattern check compares with the difference of the groups' mean reconstructions.
     """
     truth = _TrueFactors(table, oracle, data_dir)
+    seqs: dict[str, Any] = {}   # one sequence per feature, however many checks read it
     rows = []
     for chk in checks:
-        row: dict[str, Any] = {"check": chk.name, "feature": chk.feature,
-                               "factor": chk.factor or "pattern"}
-        if chk.feature not in table.meta.columns:
-            rows.append(dict(row, passed=None, note="feature not in the latent table"))
+        if chk.sequence not in table.meta.columns:
+            rows.append(unavailable_row(chk, "skipped: feature not in the latent table"))
             continue
-        res = global_sequence(ae, table, chk.feature, from_level=chk.from_level,
-                              to_level=chk.to_level, frames=frames, split=split, permutations=0)
-        sel = res.selection
-        ok = []
-        if chk.factor is not None:
-            measured = oracle.predict(_as_images(res.frames))[chk.factor].to_numpy(dtype=np.float64)
-            change = float(measured[-1] - measured[0])
-            aligned = truth.column(chk.factor, sel.rows)
-            if sel.kind == "qualitative":
-                true_diff = float(aligned[sel.is_to].mean() - aligned[~sel.is_to].mean())
-            else:
-                slope = np.polyfit(sel.x, aligned, 1)[0]
-                true_diff = float(slope * (res.values[-1] - res.values[0]))
-            rho = _spearman(measured) * chk.sign
-            ratio = change / true_diff if true_diff != 0 else float("nan")
-            row.update(spearman=rho, change=change, true_difference=true_diff, ratio=ratio,
-                       direction_ok=bool(np.sign(change) == chk.sign))
-            ok.append(row["direction_ok"])
-            if chk.min_spearman is not None:
-                ok.append(rho >= chk.min_spearman)
-            if chk.min_ratio is not None:
-                ok.append(ratio >= chk.min_ratio)
-        else:
+        if chk.sequence not in seqs:
+            lo, hi = levels.get(chk.sequence, (None, None))
+            seqs[chk.sequence] = global_sequence(ae, table, chk.sequence, from_level=lo,
+                                                 to_level=hi, frames=frames, split=split,
+                                                 permutations=0)
+        seq = seqs[chk.sequence]
+        sel = seq.selection
+        if chk.is_pattern:
+            # Reconstructions, not the real images: the sequence can only show what the
+            # autoencoder keeps, and the table need not come with its images.
             recon = decode_latents(ae, sel.w)
-            true_map = recon[sel.is_to].mean(axis=0) - recon[~sel.is_to].mean(axis=0)
-            seq_map = res.diffs[-1]
-            corr = float(np.corrcoef(seq_map.ravel(), true_map.ravel())[0, 1])
-            row.update(pattern_correlation=corr, change=float(np.abs(seq_map).mean()),
-                       true_difference=float(np.abs(true_map).mean()))
-            ok.append(corr >= (chk.min_pattern or 0.0))
-        row.update(groups=str(sel.groups), passed=bool(all(ok)))
-        rows.append(row)
-    cols = ["check", "feature", "factor", "groups", "spearman", "change", "true_difference",
-            "ratio", "direction_ok", "pattern_correlation", "passed", "note"]
-    df = pd.DataFrame(rows)
-    return df.reindex(columns=[c for c in cols if c in df.columns])
+            rows.append(pattern_row(chk, seq, recon[sel.is_to].mean(axis=0)
+                                    - recon[~sel.is_to].mean(axis=0)))
+            continue
+        measured = readout(oracle.predict, seq.frames, chk.factor)
+        rows.append(score_sequence(chk, seq, measured, truth.column(chk.factor, sel.rows)))
+    return truth_table(rows)
 
 
-def write_truth(df: pd.DataFrame, out_dir: str | os.PathLike, overwrite: bool = False,
-                info: dict[str, Any] | None = None) -> Path:
-    """``truth.csv``, ``truth.md`` (a table for notes and reports) and ``truth.json``."""
+def write_truth(df: pd.DataFrame, out_dir: str | os.PathLike,
+                info: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+    """``truth.csv`` (the report's table), ``truth.md`` (the words, for notes) and
+    ``truth.json`` (every number at full precision, plus ``info``)."""
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        df.to_csv(tmp / "truth.csv", index=False)
-        shown = df.copy()
-        for c in shown.columns:
-            if shown[c].dtype.kind == "f":
-                shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
-        lines = ["| " + " | ".join(shown.columns) + " |",
-                 "|" + "---|" * len(shown.columns)]
-        lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in r) + " |"
-                  for r in shown.itertuples(index=False)]
+        # Four significant digits: what the report shows; truth.json keeps the rest.
+        df.to_csv(tmp / "truth.csv", index=False, float_format="%.4g")
+        lines = ["| check | measured | target | pass |", "|---|---|---|---|"]
+        lines += ["| " + " | ".join(map(str, r)) + " |"
+                  for r in df[["check", "measured", "target", "pass"]].itertuples(index=False)]
         (tmp / "truth.md").write_text("\n".join(lines) + "\n")
-        write_json(tmp / "truth.json", {"checks": df.to_dict(orient="records"), **(info or {})})
+        # Through pandas' JSON so that missing numbers become null, which strict JSON
+        # readers accept (json.dumps would write NaN).
+        write_json(tmp / "truth.json", {"checks": json.loads(df.to_json(orient="records")),
+                                        **(info or {})})
     return Path(out_dir)
 
 
@@ -224,9 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         table = load_latents(args.latents)
         df = evaluate_truth(ae, table, load_oracle(ae.image_size), args.split, args.frames,
                             data_dir=args.data_dir)
-        write_truth(df, args.out, args.overwrite,
+        write_truth(df, args.out,
                     {"checkpoint": args.checkpoint, "latents": args.latents,
-                     "split": args.split, "frames": args.frames})
+                     "split": args.split, "frames": args.frames}, overwrite=args.overwrite)
     except SeegaanError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

@@ -4,13 +4,17 @@ For sample ``b`` StyleGAN2 convolves with its own weight
 ``w'[b,o,i,k] = w[o,i,k] * s[b,i]`` and then demodulates,
 ``w''[b,o,i,k] = w'[b,o,i,k] / sqrt(sum_{i,k} w'[b,o,i,k]^2 + eps)``.
 
-Reference code builds all ``w''`` and runs one grouped convolution with ``groups = batch``.
-On a CPU that is slow: each group is a batch-1 convolution and the weight gradient cannot
-use a batched GEMM. Because the style only scales input channels and demodulation only
+Reference code builds all ``w''`` and runs one grouped convolution with ``groups = batch``:
+each group is a batch-1 convolution over its own weight tensor. Because the style only scales input channels and demodulation only
 scales output channels, the same result is ``d[b,o] * conv(x[b] * s[b], w)``: scale the
 activations, run one ordinary batched convolution with the shared weight, then scale the
 output by ``d[b,o] = 1/sqrt(sum_i s[b,i]^2 * sum_k w[o,i,k]^2 + eps)``. That is the
 ``fast`` path. The ``grouped`` path is kept to test that both agree.
+
+How much the fast path saves depends on the convolution backend. On torch 2.14 CPU builds
+(oneDNN) the grouped conv is several times slower on the 4x4 and 8x8 maps with many
+channels, but as fast as the shared conv on the 32x32 and 64x64 maps where most of a
+step's time goes (``benchmarks/train_speed.py`` prints the per-layer table).
 """
 
 from __future__ import annotations
