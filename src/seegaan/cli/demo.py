@@ -60,8 +60,8 @@ def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
 
     \b
     Examples:
-      seegaan demo                         # about 4 minutes on 2 CPU cores
-      seegaan demo --quick --out /tmp/q    # about 3 minutes
+      seegaan demo                         # about 3 minutes on 2 CPU cores
+      seegaan demo --quick --out /tmp/q    # about 1 minute
     """
     from seegaan.demo import DemoConfig, run_demo
 
