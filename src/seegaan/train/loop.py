@@ -106,8 +106,8 @@ class Trainer:
         init = None
         if not resume and cfg.init_from:
             # A warm start keeps the checkpoint's architecture, whatever --preset says.
-            init = _read_init(cfg.init_from)
-            model_cfg = init[0]
+            init = _load_init(cfg.init_from)
+            model_cfg = init.cfg
         if resume:
             saved = _read_state_info(self.run_dir)
             # A run always continues with its own architecture, whatever --preset says.
@@ -152,7 +152,7 @@ class Trainer:
         # at once, so the bundled weights are not washed out while the fresh D settles.
         self.ema_offset = 0
         if init is not None:
-            self._warm_start(init[1])
+            self._warm_start(init)
             self.ema_offset = 10**6
         self.ema.requires_grad_(False)
         gen_names, gen_groups = [], []
@@ -214,13 +214,13 @@ class Trainer:
         for t in list(self.nets.state_dict().values()) + list(self.ema.state_dict().values()):
             dist.broadcast(t, src=0)
 
-    def _warm_start(self, tensors: dict[str, torch.Tensor]) -> None:
+    def _warm_start(self, init: Autoencoder) -> None:
         """E, M and G (live and EMA) from an inference checkpoint; D keeps its fresh init.
 
         The checkpoint holds EMA weights only, so the live networks start from the EMA ones;
         the Adam moments start at zero, as in any new run.
         """
-        self.ema.load_state_dict(tensors, strict=True)
+        self.ema.load_state_dict(init.state_dict(), strict=True)
         for part in ("encoder", "mapping", "generator"):
             self.nets[part].load_state_dict(getattr(self.ema, part).state_dict(), strict=True)
 
@@ -443,18 +443,14 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
-def _read_init(source: str) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, Any]]:
-    """Config, checked tensors and extras of the ``--init-from`` checkpoint ("demo": bundled)."""
-    from seegaan.models.autoencoder import DEMO_CHECKPOINT
-    from seegaan.models.checkpoint import check_state, read_inference_dir
+def _load_init(source: str) -> Autoencoder:
+    """The ``--init-from`` checkpoint ("demo": the bundled one), through the usual loader."""
+    from seegaan.models.autoencoder import load_autoencoder
 
-    path = DEMO_CHECKPOINT if source == "demo" else source
     try:
-        cfg, tensors, extras = read_inference_dir(path)
+        return load_autoencoder(None if source == "demo" else source)
     except CheckpointError as err:
         raise CheckpointError(f"--init-from: {err}") from None
-    check_state(Autoencoder(cfg).state_dict(), tensors, f"--init-from {Path(path) / 'model.safetensors'}")
-    return cfg, tensors, extras
 
 
 def _read_state_info(run_dir: Path) -> dict[str, Any]:
