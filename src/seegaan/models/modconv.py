@@ -9,7 +9,8 @@ each group is a batch-1 convolution over its own weight tensor. Because the styl
 scales input channels and demodulation only scales output channels, the same result is
 ``d[b,o] * conv(x[b] * s[b], w)``: scale the activations, run one ordinary batched
 convolution with the shared weight, then scale the output by
-``d[b,o] = 1/sqrt(sum_i s[b,i]^2 * sum_k w[o,i,k]^2 + eps)``. That is the ``fast`` path. The ``grouped`` path is kept to test that both agree.
+``d[b,o] = 1/sqrt(sum_i s[b,i]^2 * sum_k w[o,i,k]^2 + eps)``. That is the ``fast`` path.
+The ``grouped`` path is kept to test that both agree.
 
 How much the fast path saves depends on the convolution backend. On torch 2.14 CPU builds
 (oneDNN) the grouped conv is several times slower on the 4x4 and 8x8 maps with many
