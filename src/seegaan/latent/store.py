@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from seegaan.errors import InputError
+from seegaan.utils.finite import check_finite, check_no_inf
 from seegaan.utils.fsio import atomic_temp_path, output_lock
 
 META_KEY = b"seegaan"
@@ -59,7 +60,7 @@ def save_latents(meta: pd.DataFrame, w: np.ndarray, path: str | os.PathLike,
     w = np.asarray(w, dtype=np.float32)
     if w.ndim != 2 or len(w) != len(meta):
         raise InputError(f"{path}: latents must be (N, D) with N = {len(meta)} rows, got {w.shape}")
-    check_finite_table(w, latent_columns(w.shape[1]), meta.reset_index(drop=True), path)
+    check_finite(w, latent_columns(w.shape[1]), meta.reset_index(drop=True), path)
     table = LatentTable(meta.reset_index(drop=True), w, dict(info or {}))
     table.info["w_dim"] = table.w_dim
     arrow = pa.Table.from_pandas(table.to_frame(), preserve_index=False)
@@ -97,30 +98,9 @@ def load_latents(path: str | os.PathLike) -> LatentTable:
         raise InputError(f"{path}: expected {w_dim} latent columns, found {len(lat_cols)}")
     w = df[lat_cols].to_numpy(dtype=np.float32)
     meta = df.drop(columns=lat_cols)
-    check_finite_table(w, lat_cols, meta, path)
-    for col in meta.columns:
-        # NaN in a feature column means "missing" (rows are dropped and counted later);
-        # ±inf has no such reading and would poison a regression or a group mean.
-        if pd.api.types.is_float_dtype(meta[col]):
-            vals = meta[col].to_numpy(dtype=np.float64)
-            check_finite_table(np.where(np.isnan(vals), 0.0, vals)[:, None], [col], meta, path)
+    check_finite(w, lat_cols, meta, path)
+    # NaN in a feature column means "missing" (rows are dropped and counted later); ±inf
+    # has no such reading and would poison a regression or a group mean.
+    check_no_inf(meta, path)
     return LatentTable(meta, w, info)
 
-
-def check_finite_table(values: np.ndarray, columns: list[str], meta: pd.DataFrame,
-                       source: str | os.PathLike) -> None:
-    """Raise :class:`InputError` naming the first non-finite cell (file, row, column).
-
-    Example message: ``latents.parquet: row 17 (image_id p0017), column w_3 is nan``.
-    """
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return
-    r, c = (int(i) for i in np.argwhere(bad)[0])
-    ident = ""
-    if "image_id" in meta.columns:
-        ident = f" (image_id {meta['image_id'].iloc[r]})"
-    n = int(bad.sum())
-    more = f"; {n - 1} more non-finite value{'s' if n > 2 else ''}" if n > 1 else ""
-    raise InputError(f"{source}: row {r}{ident}, column {columns[c]} is {values[r, c]}"
-                     f"{more} (every value must be finite)")
