@@ -177,6 +177,8 @@ class TrainConfig:
         for name in ("log_every", "sample_every", "ckpt_every", "val_every", "reg_every"):
             if getattr(self, name) < 1:
                 raise OptionError(f"{name}: must be at least 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise OptionError(f"--lr {self.lr}: must be a positive finite number")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -35,3 +35,7 @@ class CheckpointError(SeegaanError):
 
 class ModelError(SeegaanError):
     """A user's model cannot be loaded, run, or used for the requested method."""
+
+
+class OutputLockedError(SeegaanError):
+    """Another seegaan run is writing the same output right now."""

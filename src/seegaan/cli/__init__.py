@@ -94,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Interrupted.", err=True)
         return 130
     except click.ClickException as err:
-        err.show()
+        # One line, like every other user error (click's own format is usage + hint + error).
+        msg = " ".join(err.format_message().split())
+        if isinstance(err, click.UsageError) and err.ctx is not None:
+            msg += f" (see '{err.ctx.command_path} --help')"
+        click.echo(f"error: {msg}", err=True)
         return err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code

@@ -23,8 +23,12 @@ def report(run_dir: Path, title: str | None, overwrite: bool) -> None:
       seegaan report runs/my-study --overwrite
     """
     from seegaan.report import build_report
+    from seegaan.report.discover import incomplete_reason
 
     path = build_report(run_dir, overwrite=overwrite, title=title)
+    reason = incomplete_reason(run_dir)
+    if reason:
+        click.echo(f"warning: {reason}", err=True)
     click.echo(f"report: {path}")
 
 

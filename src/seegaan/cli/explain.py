@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from seegaan.cli.options import FINITE, POSITIVE, FiniteFloat
 from seegaan.errors import InputError, OptionError
 
 # -- shared model options -----------------------------------------------------------------
@@ -24,7 +25,7 @@ def model_options(f):
                      help="Input adapter JSON (size, value_range, channels, mean, std, "
                           "output_index, activation, log_output)."),
         click.option("--input-size", type=int, default=None, help="Side length the model expects."),
-        click.option("--value-range", type=float, nargs=2, default=None, metavar="LO HI",
+        click.option("--value-range", type=FINITE, nargs=2, default=None, metavar="LO HI",
                      help="Value range the model expects, e.g. -1024 1024 for torchxrayvision."),
         click.option("--channels", type=click.IntRange(1, 3), default=None,
                      help="Input channels the model expects (grey is repeated)."),
@@ -101,7 +102,7 @@ def cnn() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="CNN directory to write.")
 @click.option("--target", default="bnpp", show_default=True, help="Numeric column to regress.")
 @click.option("--log/--no-log", default=True, show_default=True, help="Regress log(target).")
-@click.option("--threshold", type=float, default=400.0, show_default=True,
+@click.option("--threshold", type=FINITE, default=400.0, show_default=True,
               help="Report AUC for target > threshold.")
 @click.option("--arch", type=click.Choice(["resnet10", "resnet18", "resnet34"]), default="resnet10",
               show_default=True, help="torchvision ResNet depth (weights=None, 1-channel stem).")
@@ -109,7 +110,7 @@ def cnn() -> None:
               help="Passes over the training split (the best validation epoch is kept).")
 @click.option("--batch-size", type=click.IntRange(2), default=64, show_default=True,
               help="Training batch size.")
-@click.option("--lr", type=float, default=1e-3, show_default=True,
+@click.option("--lr", type=POSITIVE, default=1e-3, show_default=True,
               help="Adam learning rate (cosine-decayed).")
 @click.option("--max-train", type=click.IntRange(2), default=None, help="Use at most N training images.")
 @click.option("--shortcut-check", is_flag=True,
@@ -142,6 +143,9 @@ def cnn_train(data_dir, out_dir, target, log, threshold, arch, epochs, batch_siz
         click.echo(f"dry run: {data_dir} ok ({sizes['train']} train, {sizes['val']} val, "
                    f"{sizes['test']} test images); would write {out_dir}")
         return
+    from seegaan.utils.fsio import check_not_input
+
+    check_not_input(out_dir, [data_dir])
     m = train_cnn(data_dir, out_dir, cfg, overwrite=overwrite, log=_echo_line)
     t = m["test"]
     click.echo(f"wrote {out_dir}: test R² {t['r2']:.3f} ({'log ' if log else ''}{target}), "
@@ -185,9 +189,8 @@ def predict(model_spec, source, out_path, column, data_dir, split, csv_column, b
       seegaan predict rf_predictions.csv latents.parquet --column rf
     """
     from seegaan.explain.reference_cnn import is_cnn_dir
-    from seegaan.latent.store import load_latents, save_latents
+    from seegaan.utils.fsio import check_not_input, output_lock
 
-    mk = _model_kwargs(kw)
     src = Path(source)
     is_table = src.is_file()
     if not is_table and not src.is_dir():
@@ -199,20 +202,12 @@ def predict(model_spec, source, out_path, column, data_dir, split, csv_column, b
         out = Path(out_path) if out_path else src
         if out != src and out.exists() and not overwrite:
             raise OptionError(f"{out}: already exists (pass --overwrite to replace it)")
-        table = load_latents(src)
-        if csv_model:
-            from seegaan.explain.predict import merge_predictions_csv
-
-            table = merge_predictions_csv(table, model_spec, column, csv_column, overwrite)
-        else:
-            from seegaan.explain.predict import predict_latents
-
-            model = _load(model_spec, **mk)
-            table = predict_latents(model, table, data_dir, column, batch_size, overwrite)
-        save_latents(table.meta, table.w, out, table.info)
-        v = table.meta[column]
-        click.echo(f"wrote {out}: column '{column}' for {len(v)} images "
-                   f"(median {v.median():.4g}, range {v.min():.4g}..{v.max():.4g})")
+        check_not_input(out, [model_spec, data_dir])
+        # In place, the table is read, extended and rewritten: a second run on it meanwhile
+        # would lose one of the two columns, so both the table and --out are locked.
+        with output_lock(src), output_lock(out):
+            _predict_table(src, out, model_spec, csv_model, column, csv_column, data_dir,
+                           batch_size, overwrite, kw)
         return
     if csv_model:
         raise OptionError(f"{model_spec}: a predictions CSV can only be merged into a latent table")
@@ -221,11 +216,33 @@ def predict(model_spec, source, out_path, column, data_dir, split, csv_column, b
 
     out = Path(out_path or "predictions.csv")
     check_output(out, overwrite)
-    model = _load(model_spec, **mk)
+    check_not_input(out, [model_spec, src])
+    model = _load(model_spec, **_model_kwargs(kw))
     df = predict_dataset(model, src, split, batch_size, column)
-    with atomic_file(out, mode="w") as fh:
+    with output_lock(out), atomic_file(out, mode="w") as fh:
         df.to_csv(fh, index=False)
     click.echo(f"wrote {out}: {len(df)} predictions ('{column}')")
+
+
+def _predict_table(src, out, model_spec, csv_model, column, csv_column, data_dir, batch_size,
+                   overwrite, kw) -> None:
+    from seegaan.latent.store import load_latents, save_latents
+
+    mk = _model_kwargs(kw)
+    table = load_latents(src)
+    if csv_model:
+        from seegaan.explain.predict import merge_predictions_csv
+
+        table = merge_predictions_csv(table, model_spec, column, csv_column, overwrite)
+    else:
+        from seegaan.explain.predict import predict_latents
+
+        model = _load(model_spec, **mk)
+        table = predict_latents(model, table, data_dir, column, batch_size, overwrite)
+    save_latents(table.meta, table.w, out, table.info)
+    v = table.meta[column]
+    click.echo(f"wrote {out}: column '{column}' for {len(v)} images "
+               f"(median {v.median():.4g}, range {v.min():.4g}..{v.max():.4g})")
 
 
 # -- seegaan explain -----------------------------------------------------------------------
@@ -243,7 +260,7 @@ def predict(model_spec, source, out_path, column, data_dir, split, csv_column, b
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
               help="Prepared dataset with the original images (default: the one the table records).")
 @click.option("--target", default="bnpp", show_default=True, help="Ground-truth column.")
-@click.option("--threshold", type=float, default=400.0, show_default=True,
+@click.option("--threshold", type=FINITE, default=400.0, show_default=True,
               help="Positive means target > threshold.")
 @click.option("--log/--no-log", default=True, show_default=True,
               help="Sequences and λ tolerance on the log scale.")
@@ -253,16 +270,16 @@ def predict(model_spec, source, out_path, column, data_dir, split, csv_column, b
               help="Frames per sequence.")
 @click.option("--permutations", type=click.IntRange(0), default=100, show_default=True,
               help="Permutations per sequence test (0: no test).")
-@click.option("--alpha", type=float, default=None, help="Significance level (default 0.05).")
+@click.option("--alpha", type=FiniteFloat(min=0, max=1, min_open=True, max_open=True), default=None, help="Significance level (default 0.05).")
 @click.option("--correction", type=click.Choice(["none", "fdr", "maxt"]), default="none",
               show_default=True, help="Multiple-comparison correction of the pixel p-values.")
-@click.option("--lambda-max", type=float, default=4.0, show_default=True,
+@click.option("--lambda-max", type=POSITIVE, default=4.0, show_default=True,
               help="Largest λ the FP/FN search tries.")
-@click.option("--tol", type=float, default=0.01, show_default=True,
+@click.option("--tol", type=POSITIVE, default=0.01, show_default=True,
               help="λ search tolerance (log scale with --log).")
 @click.option("--max-calls", type=click.IntRange(2), default=60, show_default=True,
               help="Model calls allowed per λ search.")
-@click.option("--local-lambda-max", type=float, default=1.0, show_default=True,
+@click.option("--local-lambda-max", type=FINITE, default=1.0, show_default=True,
               help="Last λ of the TP/TN local sequences.")
 @click.option("--attributions", default=None, metavar="LIST",
               help="Comma list of saliency,gradcam,ig,smoothgrad, or 'none' (default: all the model supports).")
@@ -294,10 +311,12 @@ def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, predictio
     from seegaan.explain.attribution import AttributionSettings, parse_methods
     from seegaan.explain.pipeline import ExplainConfig
     from seegaan.explain.pipeline import explain as run_explain
-    from seegaan.utils.fsio import check_output
+    from seegaan.utils.fsio import check_not_input, check_output
 
     mk = _model_kwargs(kw)
     check_output(out_dir, overwrite)
+    check_not_input(out_dir, [checkpoint, latents, model_spec, predictions_csv, data_dir,
+                              kw.get("weights"), kw.get("weights_dir"), kw.get("adapter_file")])
     methods = None
     if attributions is not None:
         methods = () if attributions.strip().lower() == "none" else parse_methods(attributions)

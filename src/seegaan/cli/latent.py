@@ -6,13 +6,16 @@ from pathlib import Path
 
 import click
 
+from seegaan.cli.options import FINITE, POSITIVE, FiniteFloat
+
 SPLITS = ["test", "val", "train", "all"]
 
 
 def _load(checkpoint: Path, device: str):
     import seegaan
+    from seegaan.utils.device import resolve_device
 
-    return seegaan.load_autoencoder(checkpoint, device=device)
+    return seegaan.load_autoencoder(checkpoint, device=resolve_device(device))
 
 
 @click.command("encode")
@@ -37,12 +40,14 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: 
       seegaan encode runs/ae/best data/cohort64 --out latents.parquet --split test
     """
     from seegaan.latent.encode import encode_to_file
-    from seegaan.utils.fsio import check_output
+    from seegaan.utils.fsio import check_not_input, check_output, output_lock
 
     check_output(out, overwrite)
-    ae = _load(checkpoint, device)
-    table = encode_to_file(ae, data_dir, out, split=split, batch_size=batch_size,
-                           checkpoint=str(checkpoint), overwrite=overwrite)
+    check_not_input(out, [checkpoint, data_dir])
+    with output_lock(out):
+        ae = _load(checkpoint, device)
+        table = encode_to_file(ae, data_dir, out, split=split, batch_size=batch_size,
+                               checkpoint=str(checkpoint), overwrite=overwrite)
     click.echo(f"latents: {out} ({len(table.w)} images × {table.w_dim} dims, split {split})")
 
 
@@ -58,14 +63,14 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: 
               help="End level of a qualitative feature, e.g. 1 or GE.")
 @click.option("--image", "image_id", default=None,
               help="Local sequence for this image_id: w_E + λ·(w̄_to − w̄_from).")
-@click.option("--lambda-max", type=float, default=1.0, show_default=True,
+@click.option("--lambda-max", type=FINITE, default=1.0, show_default=True,
               help="Last λ of a local sequence.")
 @click.option("--frames", type=click.IntRange(min=2), default=10, show_default=True,
               help="Frames in the sequence.")
 @click.option("--kind", type=click.Choice(["auto", "qualitative", "quantitative"]),
               default="auto", show_default=True,
               help="auto: qualitative when --from/--to are given or the feature has ≤ 2 values.")
-@click.option("--range", "percentiles", type=(float, float), default=(5.0, 95.0),
+@click.option("--range", "percentiles", type=(FINITE, FINITE), default=(5.0, 95.0),
               show_default=True, help="Quantitative grid, as percentiles of the feature.")
 @click.option("--backend", type=click.Choice(["pspline", "pygam"]), default="pspline",
               show_default=True, help="Regression for quantitative features (pygam: slow, optional).")
@@ -73,13 +78,13 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: 
               help="Rows that define the groups or the regression.")
 @click.option("--permutations", type=click.IntRange(min=0), default=100, show_default=True,
               help="Permutations for the pixel test (0: no test).")
-@click.option("--alpha", type=float, default=None, help="Significance level [default: 0.05].")
+@click.option("--alpha", type=FiniteFloat(min=0, max=1, min_open=True, max_open=True), default=None, help="Significance level [default: 0.05].")
 @click.option("--correction", type=click.Choice(["none", "fdr", "maxt"]), default="none",
               show_default=True, help="Multiple-comparison correction (none is the paper's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Permutation seed.")
-@click.option("--vlim", type=float, default=None,
+@click.option("--vlim", type=POSITIVE, default=None,
               help="Colour range ±VLIM of the maps [default: largest |difference|; paper: 0.5].")
-@click.option("--fps", type=float, default=4.0, show_default=True, help="Animation speed.")
+@click.option("--fps", type=POSITIVE, default=4.0, show_default=True, help="Animation speed.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Frames per decoder call.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
@@ -104,6 +109,20 @@ def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_leve
     Writes sequence.png, subtraction.png, significant.png, sequence.gif (+ .mp4 with
     imageio-ffmpeg), result.npz and summary.json.
     """
+    from seegaan.utils.fsio import check_not_input, check_output, output_lock
+
+    # Every check that needs no model runs first, so a typo costs a second, not a load.
+    check_output(out, overwrite)
+    check_not_input(out, [checkpoint, latents])
+    with output_lock(out):
+        _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id, lambda_max,
+                  frames, kind, percentiles, backend, split, permutations, alpha, correction,
+                  seed, vlim, fps, batch_size, device, overwrite)
+
+
+def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id, lambda_max,
+              frames, kind, percentiles, backend, split, permutations, alpha, correction, seed,
+              vlim, fps, batch_size, device, overwrite) -> None:
     from seegaan.latent.select import find_image, select_rows
     from seegaan.latent.sequence import (
         check_compatible,
@@ -113,10 +132,7 @@ def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_leve
         write_sequence,
     )
     from seegaan.latent.store import load_latents
-    from seegaan.utils.fsio import check_output
 
-    # Every check that needs no model runs first, so a typo costs a second, not a load.
-    check_output(out, overwrite)
     check_test_options(permutations, alpha, correction)
     table = load_latents(latents)
     if image_id is not None:

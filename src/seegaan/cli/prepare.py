@@ -92,9 +92,10 @@ def prepare(images, csv, out, size, preset, id_col, path_col, patient_col, view_
     """
     from seegaan.data.prepare import PrepareOptions, resolve_spec
     from seegaan.data.prepare import prepare as run_prepare
-    from seegaan.utils.fsio import check_output
+    from seegaan.utils.fsio import check_not_input, check_output
 
     check_output(out, overwrite)  # before reading anything: fail in a second, not an hour
+    check_not_input(out, [images, csv])
     opts = PrepareOptions(size=size, fit=fit, clip_percentiles=_percentiles(clip_percentiles),
                           split=split, seed=seed, stratify=stratify, frontal_only=frontal_only,
                           workers=workers if workers is not None else min(8, os.cpu_count() or 1),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from seegaan.cli.options import POSITIVE
 from seegaan.config import PRESETS, TrainConfig, get_preset
 
 
@@ -18,7 +19,7 @@ from seegaan.config import PRESETS, TrainConfig, get_preset
 @click.option("--seed", type=int, default=None, help="Seed of every random draw (default 0).")
 @click.option("--resume", is_flag=True, help="Continue RUN_DIR from its state/ (same seed, same data order).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing RUN_DIR.")
-@click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
+@click.option("--lr", type=POSITIVE, default=None, help="Adam learning rate (default 1e-3).")
 @click.option("--ckpt-every", type=int, default=None, help="Steps between last/ + state/ checkpoints.")
 @click.option("--val-every", type=int, default=None, help="Steps between validation (and best/ selection).")
 @click.option("--sample-every", type=int, default=None, help="Steps between sample grids.")
@@ -64,6 +65,13 @@ def train(data_dir, run_dir, preset, steps, batch, seed, resume, overwrite, lr, 
             setattr(cfg, k, v)
     cfg.validate()
     model_cfg = get_preset(preset)
+    if device != "auto":
+        from seegaan.utils.device import resolve_device
+
+        resolve_device(device)
+    from seegaan.utils.fsio import check_not_input
+
+    check_not_input(run_dir, [data_dir, vgg_weights, inception_weights, init_from])
     if dry_run:
         from seegaan.data.prepared import PreparedDataset
         from seegaan.errors import InputError
@@ -75,13 +83,19 @@ def train(data_dir, run_dir, preset, steps, batch, seed, resume, overwrite, lr, 
         click.echo(f"dry run: {len(tr)} train / {len(va)} val images of {tr.size}x{tr.size}; "
                    f"preset {preset}; {cfg.steps} steps of batch {cfg.batch} -> {run_dir}")
         return
-    from seegaan.train.loop import train as run_training
-
-    result = run_training(data_dir, run_dir, model_cfg, cfg, resume=resume, overwrite=overwrite,
-                          device=device)
+    import contextlib
     import os
 
-    if int(os.environ.get("RANK", "0")) == 0:
+    from seegaan.train.loop import train as run_training
+    from seegaan.utils.fsio import output_lock
+
+    # A second `train --out` on the same RUN_DIR is refused; torchrun's other ranks share
+    # rank 0's run and must not take the lock themselves.
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    with output_lock(run_dir) if rank0 else contextlib.nullcontext():
+        result = run_training(data_dir, run_dir, model_cfg, cfg, resume=resume,
+                              overwrite=overwrite, device=device)
+    if rank0:
         val = result.get("val") or {}
         best = result.get("best") or {}
         parts = [f"trained to step {result['step']}"]

@@ -39,7 +39,7 @@ from seegaan.data.presets import TableSpec, detect_preset, get_preset
 from seegaan.data.split import parse_fractions, patient_split
 from seegaan.data.table import SKIPPED_COLUMNS, build_table, read_csv
 from seegaan.data.table1 import table1, write_table1
-from seegaan.data.transform import FITS, decode_chunk
+from seegaan.data.transform import FITS, decode_chunk, die_with_parent
 from seegaan.errors import InputError, OptionError
 from seegaan.utils.fsio import atomic_dir, atomic_file, check_output, write_json
 from seegaan.utils.progress import progress
@@ -175,7 +175,8 @@ def _decode_all(paths: list[str], out: np.ndarray, opts: PrepareOptions) -> dict
     # A bounded window of tasks in flight keeps finished-but-unwritten images few, so
     # memory does not grow with the collection.
     window = 4 * opts.workers
-    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=_pool_context())
+    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=_pool_context(),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
     bar = None
     try:
         for chunk in chunks:  # the first submit starts the workers, before the bar's thread

@@ -23,10 +23,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import torch
 from torch.utils.data import Dataset
 
 from seegaan.errors import InputError
+from seegaan.utils.finite import check_no_inf
 from seegaan.utils.fsio import read_json, write_json
 
 SPLITS = ("train", "val", "test")
@@ -90,9 +92,18 @@ class PreparedDataset(Dataset):
         self.info: dict[str, Any] = read_json(self.root / "prepare.json")
         try:
             self.images = np.load(self.root / "images.npy", mmap_mode="r")
-        except ValueError as err:
-            raise InputError(f"{self.root / 'images.npy'}: unreadable array ({err})") from None
-        full = pd.read_parquet(self.root / "index.parquet")
+        except (ValueError, OSError, EOFError) as err:
+            raise InputError(f"{self.root / 'images.npy'}: unreadable array "
+                             f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+        if self.images.ndim != 3 or self.images.shape[1] != self.images.shape[2]:
+            raise InputError(f"{self.root / 'images.npy'}: expected (N, S, S) images, got "
+                             f"shape {self.images.shape}")
+        try:
+            full = pd.read_parquet(self.root / "index.parquet")
+        except (pa.ArrowException, OSError, ValueError) as err:
+            raise InputError(f"{self.root / 'index.parquet'}: not a readable Parquet file "
+                             f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+        check_no_inf(full, self.root / "index.parquet")
         missing = [c for c in REQUIRED_COLUMNS if c not in full.columns]
         if missing:
             raise InputError(f"{self.root / 'index.parquet'}: missing column(s) {', '.join(missing)}")

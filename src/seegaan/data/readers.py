@@ -84,7 +84,12 @@ def _read_pil(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # A file that decodes to more pixels than Pillow's limit is a decompression
+            # bomb (or no radiograph): an error for this file, never a warning on stderr.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             im.load()  # decode now, inside the try, so truncation is reported here
             mode = im.mode
             if mode == "P" or mode == "PA":
@@ -98,6 +103,9 @@ def _read_pil(path: Path) -> np.ndarray:
             arr = np.asarray(im)
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path}: image too large to decode safely (more than "
+                         f"{Image.MAX_IMAGE_PIXELS} pixels; a decompression bomb?)") from None
     except UnidentifiedImageError:
         raise InputError(f"{path}: not a readable image (corrupt, or not really "
                          f"{path.suffix.lstrip('.').upper()})") from None

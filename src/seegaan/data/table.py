@@ -82,7 +82,27 @@ def _numeric(df: pd.DataFrame, name: str, col: str, csv: Path) -> pd.Series:
         raise InputError(f"{csv} line {_line(i)}, column {col!r}: {raw.iloc[i]!r} is not a "
                          f"number (feature '{name}' is numeric; declare it with --categorical "
                          f"if it is a category)")
+    inf = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+    if inf.any():
+        i = int(np.flatnonzero(inf)[0])
+        raise InputError(f"{csv} line {_line(i)}, column {col!r}: {raw.iloc[i]!r} is not a "
+                         f"finite number (feature '{name}' must be finite; leave the cell "
+                         "empty if the value is missing)")
     return values.astype("float64")
+
+
+def _inside(images_dir: Path, rel: str) -> bool:
+    """Whether ``rel`` (a --path-col value) stays inside ``images_dir``.
+
+    An absolute path or one climbing out with ``..`` would let a table read any file the
+    user can read (and copy it, resized, into the prepared dataset).
+    """
+    p = Path(rel)
+    if p.is_absolute() or p.drive or ".." in p.parts:
+        base = images_dir.resolve()
+        target = (images_dir / p).resolve() if not p.is_absolute() else p.resolve()
+        return target == base or base in target.parents
+    return True
 
 
 def _categorical(series: pd.Series) -> pd.Series:
@@ -272,6 +292,10 @@ def build_table(csv_path: str | os.PathLike, images_dir: str | os.PathLike, spec
         problem = None
         if rel_list is not None:
             rel = rel_list[i]
+            if not pd.isna(rel) and not _inside(images, str(rel).strip()):
+                raise InputError(f"{csv} line {_line(i)}, column {spec.path_col!r}: {rel!s} "
+                                 f"points outside --images {images} (paths must be relative "
+                                 "to it)")
             path = None if pd.isna(rel) else _resolve(images, str(rel).strip(), hint)
             if path is None:
                 problem = f"file {rel!s} not found under {images}"

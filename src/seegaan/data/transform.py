@@ -18,6 +18,8 @@ Example::
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from PIL import Image
 
@@ -141,3 +143,26 @@ def decode_chunk(items: list[tuple[int, str]], size: int, fit: str,
         except InputError as err:
             out.append((i, None, str(err)))
     return out
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: end this worker when the process that started it dies.
+
+    A pool's workers are normally stopped by their parent; after a kill -9 of the parent
+    nobody does, and they would live on as orphans holding memory. On Linux the kernel
+    sends them SIGKILL when the parent goes (PR_SET_PDEATHSIG); if the parent died before
+    this line ran, the worker stops at once.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)

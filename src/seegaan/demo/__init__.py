@@ -80,7 +80,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
     ae = None if cfg.train else stages.load_checkpoint(cfg)
 
     t_all = time.perf_counter()
-    with atomic_dir(final, overwrite=True) as tmp:
+    with atomic_dir(final, overwrite=overwrite) as tmp:
         run = stages.DemoRun(cfg, tmp.absolute(), final.absolute(), say, ae=ae)
         write_json(tmp / "demo.json", stages.record(run))  # the options, even if a stage fails
 

@@ -317,12 +317,9 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except (SafetensorError, OSError) as err:
             raise ModelError(f"{path}: not a readable safetensors file ({_first_line(err)})") from None
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # UnpicklingError for pickled modules, RuntimeError for junk
-        raise ModelError(f"{path}: not a plain state dict, refusing to unpickle it "
-                         f"({_first_line(err)}); save model.state_dict() or a .safetensors "
-                         "file instead") from None
+    from seegaan.models.checkpoint import torch_load_weights
+
+    obj = torch_load_weights(path, str(path), ModelError)  # never advises weights_only=False
     # Common wrappers: {"state_dict": {...}} or {"model": {...}}.
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

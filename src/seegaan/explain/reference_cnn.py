@@ -77,13 +77,14 @@ def save_reference_cnn(model: ReferenceCNN, out_dir: str | os.PathLike, config: 
     """Write ``model.safetensors``, ``model.pt`` (TorchScript) and ``config.json`` into ``out_dir``."""
     from safetensors.torch import save_file
 
-    from seegaan.utils.fsio import write_json
+    from seegaan.utils.fsio import fix_mode, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "model.safetensors"))
+    fix_mode(out / "model.safetensors")  # save_file writes 0600 whatever the umask
     size = int(config.get("input_adapter", {}).get("size") or 64)
     example = torch.zeros(2, model.config.in_channels, size, size)
     import warnings

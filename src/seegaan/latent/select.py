@@ -168,4 +168,9 @@ def find_image(table: LatentTable, image_id: str) -> int:
     hits = np.flatnonzero(table.meta["image_id"].astype(str).to_numpy() == str(image_id))
     if len(hits) == 0:
         raise InputError(f"--image {image_id}: no such image_id in the latent table")
+    if len(hits) > 1:
+        # Picking one silently could explain a different radiograph than the user meant.
+        raise InputError(f"--image {image_id}: {len(hits)} rows of the latent table have this "
+                         f"image_id (rows {', '.join(str(h) for h in hits[:5])}); image ids "
+                         "must be unique")
     return int(hits[0])

@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from seegaan.errors import InputError
-from seegaan.utils.fsio import atomic_temp_path
+from seegaan.utils.finite import check_finite, check_no_inf
+from seegaan.utils.fsio import atomic_temp_path, output_lock
 
 META_KEY = b"seegaan"
 
@@ -59,18 +60,20 @@ def save_latents(meta: pd.DataFrame, w: np.ndarray, path: str | os.PathLike,
     w = np.asarray(w, dtype=np.float32)
     if w.ndim != 2 or len(w) != len(meta):
         raise InputError(f"{path}: latents must be (N, D) with N = {len(meta)} rows, got {w.shape}")
+    check_finite(w, latent_columns(w.shape[1]), meta.reset_index(drop=True), path)
     table = LatentTable(meta.reset_index(drop=True), w, dict(info or {}))
     table.info["w_dim"] = table.w_dim
     arrow = pa.Table.from_pandas(table.to_frame(), preserve_index=False)
     schema_meta = dict(arrow.schema.metadata or {})
     schema_meta[META_KEY] = json.dumps(table.info, default=str).encode()
     arrow = arrow.replace_schema_metadata(schema_meta)
-    tmp = atomic_temp_path(path)
-    try:
-        pq.write_table(arrow, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with output_lock(path):  # no other seegaan run rewrites this table meanwhile
+        tmp = atomic_temp_path(path)
+        try:
+            pq.write_table(arrow, tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -95,4 +98,9 @@ def load_latents(path: str | os.PathLike) -> LatentTable:
         raise InputError(f"{path}: expected {w_dim} latent columns, found {len(lat_cols)}")
     w = df[lat_cols].to_numpy(dtype=np.float32)
     meta = df.drop(columns=lat_cols)
+    check_finite(w, lat_cols, meta, path)
+    # NaN in a feature column means "missing" (rows are dropped and counted later); ±inf
+    # has no such reading and would poison a regression or a group mean.
+    check_no_inf(meta, path)
     return LatentTable(meta, w, info)
+

@@ -141,7 +141,14 @@ def load_autoencoder(path: str | os.PathLike | None = None, device: str | torch.
             raise CheckpointError(f"{path}: the bundled demo checkpoint is not in this install; "
                                   "train one with `seegaan train DATA_DIR --out RUN_DIR` and load "
                                   "RUN_DIR/best")
-    cfg, tensors, extras = read_inference_dir(path)
+    from seegaan.utils.device import resolve_device
+
+    device = resolve_device(device, option="device")
+    def expected(cfg: ModelConfig) -> dict[str, torch.Tensor]:
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            return Autoencoder(cfg, impl=impl).state_dict()
+
+    cfg, tensors, extras = read_inference_dir(path, expected=expected)
     ae = Autoencoder(cfg, impl=impl)
     check_state(ae.state_dict(), tensors, str(Path(path) / "model.safetensors"))
     ae.load_state_dict(tensors, strict=True)

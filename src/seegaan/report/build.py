@@ -26,7 +26,7 @@ import pandas as pd
 
 from seegaan import __version__
 from seegaan.errors import InputError, OutputExistsError
-from seegaan.report.discover import Artefacts, Sequence, discover
+from seegaan.report.discover import Artefacts, Sequence, discover, incomplete_reason
 from seegaan.utils.fsio import atomic_file
 
 COLOUR_HOW = ("How to read the subtraction maps: each panel is that frame minus the first frame, "
@@ -305,7 +305,8 @@ def build_report(run_dir: str | os.PathLike, overwrite: bool = True, title: str 
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     page = env.get_template("report.html.j2").render(
         title=title or root.resolve().name, sections=sections, root=str(root),
-        generated=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), version=__version__)
+        generated=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), version=__version__,
+        incomplete=incomplete_reason(root))
     with atomic_file(target, mode="w") as fh:
         fh.write(page)
     return target

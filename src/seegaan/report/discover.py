@@ -166,3 +166,20 @@ def discover(root: str | Path) -> Artefacts:
         if hits:
             art.truth = pd.read_csv(hits[0])
     return art
+
+
+def incomplete_reason(root: str | Path) -> str | None:
+    """Why ``root`` looks like an interrupted run, or None.
+
+    ``seegaan demo`` writes ``demo.json`` first (options only) and again at the very end
+    with the total time; a demo folder without that total stopped part-way (e.g. a
+    leftover temporary folder after kill -9), so a report of it shows only some stages.
+    """
+    root = Path(root)
+    if (root / "demo.json").is_file():
+        doc = _read_json(root / "demo.json")
+        if "total" not in (doc.get("timings_s") or {}):
+            done = [k for k in (doc.get("timings_s") or {})]
+            return (f"{root} is an interrupted demo run (finished stages: "
+                    f"{', '.join(done) if done else 'none'}); its report is incomplete")
+    return None

@@ -31,6 +31,10 @@ class DistInfo:
 
 def init_distributed(device: str = "auto") -> DistInfo:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1)."""
+    if device != "auto":
+        from seegaan.utils.device import resolve_device
+
+        resolve_device(device)  # "banana" or a missing GPU: one line, not a silent CPU run
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))

@@ -28,12 +28,9 @@ class VGGPerceptual(nn.Module):
         super().__init__()
         from torchvision.models import vgg16
 
-        try:
-            state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise OptionError(f"--vgg-weights {weights_path}: file not found") from None
-        except Exception as err:
-            raise OptionError(f"--vgg-weights {weights_path}: not a loadable state dict ({err})") from None
+        from seegaan.models.checkpoint import torch_load_weights
+
+        state = torch_load_weights(weights_path, f"--vgg-weights {weights_path}", OptionError)
         net = vgg16()
         try:
             net.load_state_dict(state)

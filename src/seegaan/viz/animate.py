@@ -13,17 +13,25 @@ Example::
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 
 import imageio.v2 as imageio
 import numpy as np
 
+from seegaan.errors import OptionError
 from seegaan.utils.fsio import atomic_temp_path
 from seegaan.viz.panels import to_uint8
 
 
 def ffmpeg_available() -> bool:
     return importlib.util.find_spec("imageio_ffmpeg") is not None
+
+
+def _check_fps(fps: float) -> None:
+    # fps 0 divides by zero and a negative one reaches ffmpeg as a 27-line traceback.
+    if not (math.isfinite(fps) and fps > 0):
+        raise OptionError(f"fps {fps}: must be a positive finite number")
 
 
 def _sequence(frames: np.ndarray, bounce: bool, upscale: int) -> list[np.ndarray]:
@@ -40,6 +48,7 @@ def _sequence(frames: np.ndarray, bounce: bool, upscale: int) -> list[np.ndarray
 def save_gif(frames: np.ndarray, path: str | os.PathLike, fps: float = 4.0,
              bounce: bool = True, upscale: int = 1) -> None:
     """Write ``(T, S, S)`` frames in [-1, 1] as a looping GIF (atomically)."""
+    _check_fps(fps)
     tmp = atomic_temp_path(path)
     try:
         imageio.mimsave(tmp, _sequence(frames, bounce, upscale), format="GIF",
@@ -52,6 +61,7 @@ def save_gif(frames: np.ndarray, path: str | os.PathLike, fps: float = 4.0,
 def save_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float = 4.0,
              bounce: bool = True, upscale: int = 4) -> bool:
     """Write an H.264 MP4; returns False (and writes nothing) without imageio-ffmpeg."""
+    _check_fps(fps)
     if not ffmpeg_available():
         return False
     seq = _sequence(frames, bounce, upscale)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from seegaan.errors import OptionError
 from seegaan.utils.fsio import atomic_file
 
 DIFF_CMAP = "Spectral_r"   # reversed Spectral, as in the reference figures: red = brighter
@@ -105,6 +106,8 @@ def difference_strip(diffs: np.ndarray,
     """
     diffs = np.asarray(diffs, dtype=np.float32)
     vlim = symmetric_limit(diffs) if vlim is None else float(vlim)
+    if not (math.isfinite(vlim) and vlim > 0):
+        raise OptionError(f"vlim {vlim}: the colour range must be a positive finite number")
     rows, cols = _grid(len(diffs), max_cols)
     fig = Figure(figsize=(PANEL_INCHES * cols + 0.9, PANEL_INCHES * rows + (0.5 if title else 0.22)))
     image = None
