@@ -24,7 +24,7 @@ from seegaan.latent.store import LatentTable
 MIN_GROUP_PATIENTS = 20        # per group of a qualitative sequence (or class of a CNN split)
 MIN_REGRESSION_PATIENTS = 30   # behind a regression path
 
-_WHY = ("with so few, noise in the group means can make many pixels look significant; "
+_WHY = ("with so few, sampling noise alone can make many pixels look significant; "
         "read the maps as illustrations, not findings")
 
 
