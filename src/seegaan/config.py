@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,7 +127,11 @@ def get_preset(name: str) -> ModelConfig:
 
 @dataclass
 class TrainConfig:
-    """Training options (METHODS.md section 1.3); defaults are the paper's unless noted."""
+    """Training options; defaults are the paper's unless noted (see docs/training.md).
+
+    Every field can be set from the command line: the common ones have their own flags,
+    all of them through ``--config FILE.json|toml`` and ``--set key=value``.
+    """
 
     steps:            int = 20000        # optimiser steps in total (a resumed run continues to this)
     batch:            int = 8            # total batch over all processes (paper: 4)
@@ -174,11 +179,27 @@ class TrainConfig:
             raise OptionError("--best-by fid: needs --inception-weights PATH")
         if self.modconv not in ("fast", "grouped"):
             raise OptionError(f"--modconv {self.modconv!r}: choose fast or grouped")
-        for name in ("log_every", "sample_every", "ckpt_every", "val_every", "reg_every"):
+        for name in ("log_every", "sample_every", "ckpt_every", "val_every", "reg_every",
+                     "val_images"):
             if getattr(self, name) < 1:
                 raise OptionError(f"{name}: must be at least 1")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise OptionError(f"--lr {self.lr}: must be a positive finite number")
+        for name in ("aug_p", "mix_p"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise OptionError(f"{name} {getattr(self, name)}: a probability, in [0, 1]")
+        if not 0.0 <= self.ema_beta < 1.0:
+            raise OptionError(f"ema_beta {self.ema_beta}: must be in [0, 1)")
+        if not (math.isfinite(self.eps) and self.eps > 0):
+            raise OptionError(f"eps {self.eps}: must be a positive finite number")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise OptionError(f"betas {list(self.betas)}: two numbers in [0, 1)")
+        for name in ("r1_gamma", "moment_weight", "rec_adv_weight", "vgg_weight", "ssim_weight",
+                     "fake_weight", "recon_d_weight"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise OptionError(f"{name} {getattr(self, name)}: must not be negative")
+        if self.threads < 0:
+            raise OptionError(f"threads {self.threads}: must not be negative")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -186,9 +207,61 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        kept = {k: v for k, v in d.items() if k in names}
-        if "betas" in kept:
-            kept["betas"] = tuple(kept["betas"])
+    def from_dict(cls, d: dict[str, Any], source: str = "training config") -> TrainConfig:
+        """The config ``d`` describes; an unknown key is an error (a typo must not be dropped)."""
+        unknown = sorted(set(d) - set(train_fields()))
+        if unknown:
+            raise OptionError(f"{source}: unknown training option(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(train_fields())})")
+        kept = {k: _coerce(k, v, source) for k, v in d.items()}
         return cls(**kept)
+
+    def updated(self, changes: dict[str, Any], source: str) -> TrainConfig:
+        """A copy with ``changes`` applied (checked like :meth:`from_dict`)."""
+        return TrainConfig.from_dict({**self.to_dict(), **changes}, source=source)
+
+
+def train_fields() -> list[str]:
+    """Names of every :class:`TrainConfig` field, in declaration order."""
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def train_default(name: str) -> Any:
+    """The default of one :class:`TrainConfig` field (what ``--help`` shows)."""
+    return getattr(TrainConfig(), name)
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """``value`` as the type of field ``name``'s default; strings (from ``--set``) are parsed."""
+    default = train_default(name)
+    optional = default is None
+    try:
+        if isinstance(value, str) and value.strip().lower() in ("none", "null") and optional:
+            return None
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, tuple):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(float(v) for v in items)
+        if isinstance(default, dict):
+            if isinstance(value, str):
+                value = json.loads(value)
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return value
+        if value is None and optional:
+            return None
+        return str(value)
+    except (TypeError, ValueError):  # json.JSONDecodeError is a ValueError
+        kind = type(default).__name__ if default is not None else "str"
+        raise OptionError(f"{source}: {name} = {value!r} is not a valid {kind}") from None

@@ -87,7 +87,7 @@ def test_cohort_preset_auto_detected(tmp_path, capsys, kit):
     code, stdout, err = run(capsys, "--images", root / "images", "--csv", root / "cohort.csv",
                             "--out", out, "--size", 32, "--seed", 1, "--stratify", "sex")
     assert code == 0, err
-    assert "preset: seegaan-cohort" in stdout
+    assert "preset seegaan-cohort" in stdout
     info = json.loads((out / "prepare.json").read_text())
     assert info["preset"] == "seegaan-cohort"
     assert info["features"] == {"sex": "categorical", "age": "numeric", "ahf": "categorical",

@@ -81,7 +81,7 @@ def test_one_line_errors(data32, tmp_path, capsys):
     cases = [
         ([str(tmp_path / "missing")], "not found"),
         ([make_data(tmp_path / "noval", splits=("train", "test"))], "split val has no images"),
-        ([data32, "--preset", "demo64"], "images are 32x32 but preset demo64 needs 64x64"),
+        ([data32, "--preset", "demo64"], "images are 32x32 but --preset demo64 needs 64x64"),
     ]
     for args, message in cases:
         rc = main(["train", *args, "--out", str(tmp_path / "r")])

@@ -41,17 +41,9 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr, _ = COMMANDS[name]
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as err:
-            # Still show something useful in --help while a command is missing.
-            msg = f"'{name}' is unavailable in this install ({err})"
-
-            @click.command(name, help=msg)
-            def unavailable() -> None:
-                raise SeegaanError(msg)
-
-            return unavailable
+        # A missing module here is a broken install or a bug: let the ImportError surface
+        # (one line from main(), the traceback with --debug) rather than hide it.
+        return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Use the static help text so that `seegaan --help` imports nothing heavy.
@@ -81,9 +73,21 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
         set_quiet(True)
 
 
+GLOBAL_FLAGS = ("--debug", "--quiet")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Move ``--debug``/``--quiet`` in front of the command, so ``seegaan report runs --quiet``
+    works like ``seegaan --quiet report runs`` (no sub-command defines these names)."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    rest = [a for a in args[:end] if a not in GLOBAL_FLAGS]
+    return flags + rest + args[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the CLI, turning user errors into one line."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     try:
         cli.main(args=args, prog_name="seegaan", standalone_mode=False)

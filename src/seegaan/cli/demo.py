@@ -50,9 +50,13 @@ def report(run_dir: Path, title: str | None, overwrite: bool) -> None:
               help="Seed of the cohort, split, permutations and CNN.")
 @click.option("--threads", default=0, show_default=True, type=int,
               help="torch CPU threads (0: torch's default).")
+@click.option("--per-figure-range", is_flag=True,
+              help="Give each subtraction map its own colour range [default: one range shared "
+                   "by the sequences of a figure, so their colours compare].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out (once the new run is done).")
 def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
-         checkpoint: str | None, seed: int, threads: int, overwrite: bool) -> None:
+         checkpoint: str | None, seed: int, threads: int, per_figure_range: bool,
+         overwrite: bool) -> None:
     """Run the whole SEE-GAAN study on the built-in virtual cohort and write a report.
 
     \b
@@ -70,6 +74,7 @@ def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
     from seegaan.demo import DemoConfig, run_demo
 
     cfg = DemoConfig.make(out, quick=quick, size=size, train=train, train_steps=train_steps,
-                          checkpoint=checkpoint, seed=seed, threads=threads)
+                          checkpoint=checkpoint, seed=seed, threads=threads,
+                          per_figure_range=per_figure_range or None)
     path = run_demo(cfg, log=lambda line: click.echo(line, err=True), overwrite=overwrite)
     click.echo(f"report: {path}")

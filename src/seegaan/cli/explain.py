@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from seegaan.cli.options import FINITE, POSITIVE, FiniteFloat
+from seegaan.data.prepared import SPLIT_CHOICES, SPLITS
 from seegaan.errors import InputError, OptionError
 
 # -- shared model options -----------------------------------------------------------------
@@ -168,7 +169,7 @@ def cnn_train(data_dir, out_dir, target, log, threshold, arch, epochs, batch_siz
 @click.option("--column", default="prediction", show_default=True, help="Name of the prediction column.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
               help="Prepared dataset holding the latent table's images (default: the one it records).")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
+@click.option("--split", type=click.Choice(SPLITS), default=None,
               help="Only this split (prepared datasets).")
 @click.option("--csv-column", default=None, help="Column of a predictions CSV MODEL to use.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
@@ -264,8 +265,9 @@ def _predict_table(src, out, model_spec, csv_model, column, csv_column, data_dir
               help="Positive means target > threshold.")
 @click.option("--log/--no-log", default=True, show_default=True,
               help="Sequences and λ tolerance on the log scale.")
-@click.option("--split", type=click.Choice(["test", "val", "train", "all"]), default="test",
-              show_default=True, help="Rows for predictions, class means, sequences and the four patients.")
+@click.option("--split", type=click.Choice(SPLIT_CHOICES), default=None,
+              help="Rows for predictions, class means, sequences and the four patients "
+                   "[default: the split the latent table holds].")
 @click.option("--frames", type=click.IntRange(3), default=10, show_default=True,
               help="Frames per sequence.")
 @click.option("--permutations", type=click.IntRange(0), default=100, show_default=True,
@@ -311,12 +313,18 @@ def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, predictio
     from seegaan.explain.attribution import AttributionSettings, parse_methods
     from seegaan.explain.pipeline import ExplainConfig
     from seegaan.explain.pipeline import explain as run_explain
+    from seegaan.latent.samplesize import class_warnings
+    from seegaan.latent.store import load_latents
     from seegaan.utils.fsio import check_not_input, check_output
 
     mk = _model_kwargs(kw)
     check_output(out_dir, overwrite)
     check_not_input(out_dir, [checkpoint, latents, model_spec, predictions_csv, data_dir,
                               kw.get("weights"), kw.get("weights_dir"), kw.get("adapter_file")])
+    table = load_latents(latents)
+    split = split or table.split
+    for line in class_warnings(table, target, threshold, split):
+        click.echo(f"warning: {line}", err=True)
     methods = None
     if attributions is not None:
         methods = () if attributions.strip().lower() == "none" else parse_methods(attributions)

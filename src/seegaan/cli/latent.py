@@ -7,8 +7,16 @@ from pathlib import Path
 import click
 
 from seegaan.cli.options import FINITE, POSITIVE, FiniteFloat
+from seegaan.data.prepared import SMALL_TEST_SPLIT, SPLIT_CHOICES
 
-SPLITS = ["test", "val", "train", "all"]
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
 
 
 def _load(checkpoint: Path, device: str):
@@ -23,13 +31,14 @@ def _load(checkpoint: Path, device: str):
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="Latent table to write (Parquet), e.g. latents.parquet.")
-@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True,
-              help="Which images to encode.")
+@click.option("--split", type=click.Choice(SPLIT_CHOICES), default=None,
+              help="Which images to encode [default: test, or all when the test split has "
+                   f"fewer than {SMALL_TEST_SPLIT} images].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Images per encoder call.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing table.")
-def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: int,
+def encode(checkpoint: Path, data_dir: Path, out: Path, split: str | None, batch_size: int,
            device: str, overwrite: bool) -> None:
     """Encode DATA_DIR (a prepared dataset) with CHECKPOINT into a latent table.
 
@@ -39,16 +48,23 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: 
     Example:
       seegaan encode runs/ae/best data/cohort64 --out latents.parquet --split test
     """
-    from seegaan.latent.encode import encode_to_file
+    from seegaan.latent.encode import default_split, encode_to_file
     from seegaan.utils.fsio import check_not_input, check_output, output_lock
 
     check_output(out, overwrite)
     check_not_input(out, [checkpoint, data_dir])
+    why = ""
+    if split is None:
+        split, why = default_split(data_dir)
     with output_lock(out):
         ae = _load(checkpoint, device)
         table = encode_to_file(ae, data_dir, out, split=split, batch_size=batch_size,
                                checkpoint=str(checkpoint), overwrite=overwrite)
-    click.echo(f"latents: {out} ({len(table.w)} images × {table.w_dim} dims, split {split})")
+    if why:
+        click.echo(f"note: {why}", err=True)
+    # Later commands default to the split recorded in the table, so no --split is needed.
+    click.echo(f"latents: {out} ({_plural(len(table.w), 'image')} × {table.w_dim} dims, "
+               f"split {split})")
 
 
 @click.command("sequence")
@@ -74,8 +90,9 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: 
               show_default=True, help="Quantitative grid, as percentiles of the feature.")
 @click.option("--backend", type=click.Choice(["pspline", "pygam"]), default="pspline",
               show_default=True, help="Regression for quantitative features (pygam: slow, optional).")
-@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True,
-              help="Rows that define the groups or the regression.")
+@click.option("--split", type=click.Choice(SPLIT_CHOICES), default=None,
+              help="Rows that define the groups or the regression [default: the split the "
+                   "latent table holds, from `seegaan encode`].")
 @click.option("--permutations", type=click.IntRange(min=0), default=100, show_default=True,
               help="Permutations for the pixel test (0: no test).")
 @click.option("--alpha", type=FiniteFloat(min=0, max=1, min_open=True, max_open=True), default=None, help="Significance level [default: 0.05].")
@@ -91,7 +108,7 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: 
 @click.option("--overwrite", is_flag=True, help="Replace an existing SEQ_DIR.")
 def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_level: str | None,
              to_level: str | None, image_id: str | None, lambda_max: float, frames: int,
-             kind: str, percentiles: tuple[float, float], backend: str, split: str,
+             kind: str, percentiles: tuple[float, float], backend: str, split: str | None,
              permutations: int, alpha: float | None, correction: str, seed: int,
              vlim: float | None, fps: float, batch_size: int, device: str,
              overwrite: bool) -> None:
@@ -134,12 +151,16 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
     from seegaan.latent.store import load_latents
 
     check_test_options(permutations, alpha, correction)
+    from seegaan.latent.samplesize import selection_warnings
+
     table = load_latents(latents)
+    split = split or table.split
     if image_id is not None:
         find_image(table, image_id)
-        select_rows(table, feature, split, "qualitative", from_level, to_level)
+        sel = select_rows(table, feature, split, "qualitative", from_level, to_level)
     else:
-        select_rows(table, feature, split, kind, from_level, to_level)
+        sel = select_rows(table, feature, split, kind, from_level, to_level)
+    _warn(selection_warnings(sel))
     ae = _load(checkpoint, device)
     check_compatible(ae, table, str(checkpoint))
     common = dict(frames=frames, split=split, permutations=permutations, alpha=alpha,

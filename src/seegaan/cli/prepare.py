@@ -6,10 +6,11 @@ import os
 
 import click
 
+from seegaan.data.presets import PRESETS
 from seegaan.errors import OptionError
 
-PRESET_CHOICES = ("auto", "none", "seegaan-cohort", "nih-cxr14", "chexpert", "mimic-cxr-jpg",
-                  "padchest")
+# The registry is the one list of dataset presets; "auto" detects one, "none" uses none.
+PRESET_CHOICES = ("auto", "none", *PRESETS)
 
 
 def _columns(values: tuple[str, ...]) -> list[str]:

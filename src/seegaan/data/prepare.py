@@ -85,11 +85,15 @@ class PrepareResult:
     preset: str
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
 
+    def _preset_words(self) -> str:
+        # "columns" is the spec built from the user's own column options, not a preset.
+        return "no preset: your column options" if self.preset == "columns" else f"preset {self.preset}"
+
     def summary(self) -> str:
         """Human summary: what was written and what was skipped (and where it is listed)."""
         splits = " / ".join(f"{k} {v}" for k, v in self.split_counts.items())
         text = (f"prepared {self.n_images} radiographs of {self.n_patients} patients "
-                f"({splits}) -> {self.out_dir}  [preset: {self.preset}; features: "
+                f"({splits}) -> {self.out_dir}  [{self._preset_words()}; features: "
                 f"{', '.join(self.features) or 'none'}]")
         n_skip = sum(self.skipped.values())
         if n_skip:

@@ -32,6 +32,11 @@ from seegaan.utils.finite import check_no_inf
 from seegaan.utils.fsio import read_json, write_json
 
 SPLITS = ("train", "val", "test")
+# What a command may select: one split, or "all" (every image). The one list the CLI offers.
+SPLIT_CHOICES = ("test", "val", "train", "all")
+# Below this many test images, group means and permutation maps of the test split alone mean
+# little, so `seegaan encode` without --split takes every film instead (and says so).
+SMALL_TEST_SPLIT = 30
 REQUIRED_COLUMNS = ("image_id", "patient_id", "split", "source_path")
 
 

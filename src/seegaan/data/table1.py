@@ -4,6 +4,9 @@ Radiographs are the unit, as in the paper. For each feature:
 
 * numeric: mean ± SD (SD with n - 1), compared across splits by one-way ANOVA, which for
   two non-empty splits is exactly Student's t-test (reported as ``t-test`` then);
+* skewed numeric (|skewness| > 1 overall, like most lab values; or named in ``skewed``):
+  median [IQR], compared by the Kruskal–Wallis rank test (Mann–Whitney U for two splits),
+  since a mean ± SD such as 4483 ± 11388 describes no patient;
 * categorical: n (%) per level (percent of the split's radiographs, missing included),
   compared by a chi-squared test of independence on the non-missing levels, without
   Yates' continuity correction so that 2×2 and larger tables are treated alike.
@@ -30,6 +33,31 @@ from seegaan.data.prepared import SPLITS
 from seegaan.utils.fsio import atomic_file
 
 ALPHA = 0.05
+SKEW_LIMIT = 1.0   # |sample skewness| above which a numeric row shows median [IQR]
+
+
+def is_skewed(x: np.ndarray) -> bool:
+    """Whether ``x`` is skewed enough that median [IQR] describes it better than mean ± SD."""
+    x = x[np.isfinite(x)]
+    if len(x) < 8 or np.ptp(x) == 0:
+        return False
+    return bool(abs(stats.skew(x)) > SKEW_LIMIT)
+
+
+def _fmt_median_iqr(x: np.ndarray, decimals: int) -> str:
+    if not len(x):
+        return "–"
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    return f"{med:.{decimals}f} [{q1:.{decimals}f}, {q3:.{decimals}f}]"
+
+
+def _rank_test(groups: list[np.ndarray]) -> tuple[str, float]:
+    groups = [g for g in groups if len(g) >= 1]
+    if len(groups) < 2 or len(np.unique(np.concatenate(groups))) < 2:
+        return "", float("nan")
+    if len(groups) == 2:
+        return "Mann–Whitney U", float(stats.mannwhitneyu(groups[0], groups[1]).pvalue)
+    return "Kruskal–Wallis", float(stats.kruskal(*groups).pvalue)
 
 
 def _decimals(sd: float) -> int:
@@ -68,11 +96,14 @@ def _chi2_test(table: np.ndarray) -> tuple[str, float]:
     return "chi-squared", float(res.pvalue)
 
 
-def table1(index: pd.DataFrame, features: dict[str, str], group_col: str = "split") -> pd.DataFrame:
+def table1(index: pd.DataFrame, features: dict[str, str], group_col: str = "split",
+           skewed: list[str] | None = None) -> pd.DataFrame:
     """Build Table 1 from an index (one row per radiograph) and its feature kinds.
 
     Columns: ``variable``, ``level``, ``statistic``, ``overall``, one per split present,
     ``method`` (the test used), ``p_value`` (float; blank where no test applies).
+    ``skewed`` names the numeric features shown as median [IQR] with a rank test; ``None``
+    detects them (|skewness| > 1).
 
     Example::
 
@@ -93,16 +124,18 @@ def table1(index: pd.DataFrame, features: dict[str, str], group_col: str = "spli
         if name not in index.columns:
             continue
         if kind == "numeric":
+            values = {k: pd.to_numeric(v[name], errors="coerce").dropna().to_numpy(dtype=float)
+                      for k, v in parts.items()}
+            skew = (is_skewed(values["overall"]) if skewed is None else name in skewed)
             cells = {}
             decimals = None  # one precision per row, set by the overall SD
-            for k, v in parts.items():
-                x = pd.to_numeric(v[name], errors="coerce").dropna().to_numpy(dtype=float)
+            for k, x in values.items():
                 sd = x.std(ddof=1) if len(x) > 1 else np.nan
                 decimals = _decimals(sd) if decimals is None else decimals
-                cells[k] = _fmt_mean_sd(x.mean() if len(x) else np.nan, sd, decimals)
-            test, p = _numeric_test([pd.to_numeric(parts[g][name], errors="coerce")
-                                     .dropna().to_numpy(dtype=float) for g in groups])
-            add(name, "", "mean ± SD", cells, test, p)
+                cells[k] = (_fmt_median_iqr(x, decimals) if skew else
+                            _fmt_mean_sd(x.mean() if len(x) else np.nan, sd, decimals))
+            test, p = (_rank_test if skew else _numeric_test)([values[g] for g in groups])
+            add(name, "", "median [IQR]" if skew else "mean ± SD", cells, test, p)
             n_missing = {k: int(v[name].isna().sum()) for k, v in parts.items()}
             if n_missing["overall"]:
                 add(name, "missing", "n (%)",
@@ -125,11 +158,38 @@ def table1(index: pd.DataFrame, features: dict[str, str], group_col: str = "spli
                                        "method", "p_value"])
 
 
-def _fmt_p(p: float) -> str:
+def format_p(p: float) -> str:
+    """The one p-value format of Table 1 (Markdown and the report): ``0.042 *``, ``<0.001 *``."""
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        return ""
     if not np.isfinite(p):
         return ""
     text = "<0.001" if p < 0.001 else f"{p:.3f}"
     return text + (" *" if p < ALPHA else "")
+
+
+_fmt_p = format_p
+
+
+def imbalance_sentence(t: pd.DataFrame) -> str:
+    """One sentence naming the variables whose distribution differs across splits (p < α)."""
+    if "p_value" not in t.columns:
+        return ""
+    p = pd.to_numeric(t["p_value"], errors="coerce")
+    hits = t[p < ALPHA]
+    tested = int(p.notna().sum())
+    if not tested:
+        return ""
+    if hits.empty:
+        return (f"No variable differs significantly across the splits (all {tested} tests "
+                f"p ≥ {ALPHA}).")
+    names = ", ".join(f"{r.variable} (p {format_p(r.p_value).rstrip(' *')})"
+                      for r in hits.itertuples(index=False))
+    return (f"Imbalance across splits: {names} differ{'s' if len(hits) == 1 else ''} "
+            f"significantly (p < {ALPHA}); sequences on one split may then reflect it. With "
+            f"{tested} tests, about {tested * ALPHA:.1f} would be expected by chance alone.")
 
 
 def to_markdown(t: pd.DataFrame) -> str:
@@ -159,9 +219,10 @@ def to_markdown(t: pd.DataFrame) -> str:
         previous = r.variable
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "Radiographs are the unit. Numeric: mean ± SD, one-way ANOVA across splits "
-              "(Student's t-test when two splits). Categorical: n (% of the split's "
+              "(Student's t-test when two splits); skewed numeric: median [IQR], Kruskal–Wallis "
+              "(Mann–Whitney U when two splits). Categorical: n (% of the split's "
               f"radiographs), chi-squared test without continuity correction. * p < {ALPHA}.",
-              ""]
+              "", imbalance_sentence(t), ""]
     return "\n".join(lines)
 
 

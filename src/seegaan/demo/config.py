@@ -48,6 +48,8 @@ class DemoConfig:
     train_steps:   int = 3000            # autoencoder steps with --train
     train_batch:   int = 8               # autoencoder batch with --train
     threads:       int = 0               # torch threads (0: torch's default)
+    per_figure_range: bool = False       # each subtraction map its own colour range (default:
+                                         # one range shared within Fig. 3 and within Fig. 4)
 
     @classmethod
     def make(cls, out: str | Path, *, quick: bool = False, **options: Any) -> DemoConfig:

@@ -228,14 +228,27 @@ def _test_options(cfg: DemoConfig) -> dict[str, Any]:
 
 def global_stage(run: DemoRun) -> None:
     """Fig. 3: global sequences for sex, age, AHF and manufacturer, permutation-tested."""
-    from seegaan.latent import global_sequence, write_sequence
+    from seegaan.latent import global_sequence
 
+    done = []
     for key, feature, src, dst, folder in GLOBAL_SEQUENCES:
         run.say(f"      {feature}" + (f": {src} -> {dst}" if src else " (regression path)"))
         res = global_sequence(run.ae, run.table, feature, from_level=src, to_level=dst,
                               **_test_options(run.cfg))
-        write_sequence(res, run.root / "fig3_global" / folder, mp4=False)
+        done.append((res, run.root / "fig3_global" / folder))
         run.sequences[key] = res
+    _write_figure(run, done)
+
+
+def _write_figure(run: DemoRun, done: list[tuple[Any, Path]]) -> None:
+    """Write one figure's sequences with one colour range (the largest change among them),
+    so their magnitudes compare; ``--per-figure-range`` gives each its own."""
+    from seegaan.latent import write_sequence
+    from seegaan.viz import symmetric_limit
+
+    vlim = None if run.cfg.per_figure_range else max(symmetric_limit(r.diffs) for r, _ in done)
+    for res, path in done:
+        write_sequence(res, path, vlim=vlim, mp4=False)
 
 
 # -- 6 --------------------------------------------------------------------------------------
@@ -257,20 +270,22 @@ def pick_subject(meta: pd.DataFrame, threshold: float) -> str:
 
 def local_stage(run: DemoRun) -> None:
     """Fig. 4: one healthy young woman, pushed towards male, old and AHF+."""
-    from seegaan.latent import local_sequence, write_sequence
+    from seegaan.latent import local_sequence
 
     cfg = run.cfg
     run.subject = pick_subject(run.table.meta, cfg.bnpp_threshold)
     row = run.table.meta.set_index(run.table.meta["image_id"].astype(str)).loc[run.subject]
     run.say(f"      subject {run.subject}: {row['sex']}, {row['age']:.0f} y, AHF {row['ahf']}, "
             f"BNPP {row['bnpp']:.0f}")
+    done = []
     for key, feature, src, dst, folder in LOCAL_SEQUENCES:
         run.say(f"      {feature}: {src} -> {dst}")
         res = local_sequence(run.ae, run.table, feature, run.subject, from_level=src,
                              to_level=dst, lambda_max=cfg.local_lambda_max,
                              **_test_options(cfg))
-        write_sequence(res, run.root / "fig4_local" / folder, mp4=False)
+        done.append((res, run.root / "fig4_local" / folder))
         run.sequences[key] = res
+    _write_figure(run, done)
 
 
 # -- 7 --------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
         source = TableImages(table, data_dir)
         rows = np.flatnonzero(in_split)
         preds = np.full(len(meta), np.nan)
-        say(f"predicting {len(rows)} {cfg.split} images with {model.name}")
+        say(f"predicting {len(rows)} image{'s' * (len(rows) != 1)} ({'every split' if cfg.split == 'all' else cfg.split + ' split'}) with {model.name}")
         for i in range(0, len(rows), cfg.batch_size):
             r = rows[i:i + cfg.batch_size]
             preds[r] = model.predict(source.load(r), batch_size=cfg.batch_size)
@@ -343,7 +343,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
                 note = (f"λ={res_l.lam:.3g} ({res_l.calls} calls)" if res_l.reached else
                         f"{res_l.status} within λ_max={cfg.lambda_max:g} ({res_l.calls} calls)"
                         if res_l.status == "unreachable" else f"{res_l.status} ({res_l.calls} calls)")
-                say(f"  {cat}: {res_l.status} λ={res_l.lam} after {res_l.calls} model calls")
+                say(f"  {cat}: {note}")
             else:
                 case["lambda"] = {"status": "skipped", "message": "no model: the lambda search needs --model"}
             pred_txt = f"pred {pred[row]:.4g}"

@@ -100,6 +100,23 @@ def evaluate(pred_log: np.ndarray, y_log: np.ndarray, cfg: CNNTrainConfig) -> di
             "accuracy_at_threshold": float(np.mean((pred_log > thr) == labels))}
 
 
+def small_split_warnings(metrics: dict[str, Any], n_val: int) -> list[str]:
+    """Plain-language warnings when the validation or test scores cannot mean much."""
+    out = []
+    for split in ("val", "test"):
+        m = metrics[split]
+        if not math.isfinite(m["r2"]) or not math.isfinite(m["auc"]):
+            out.append(f"{split} R² or AUC is undefined with {m['n']} image(s) "
+                       f"({m['positives']} above the threshold); the scores need at least two "
+                       "images and both classes. Prepare with a larger split, or more films")
+        elif m["n"] < 20:
+            out.append(f"{split} scores rest on only {m['n']} images; read them as rough")
+    if n_val < 2:
+        out.append(f"the validation split has {n_val} image(s), so no epoch could be chosen by "
+                   "validation R²; the last epoch was kept")
+    return out
+
+
 def shortcut_report(pred_log: np.ndarray, y_log: np.ndarray, meta, cfg: CNNTrainConfig) -> dict[str, Any]:
     """Per-device-stratum metrics, and the device's share of the prediction beyond the truth."""
     if "device" not in meta.columns:
@@ -194,13 +211,20 @@ def train_cnn(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         if log:
             log(f"epoch {epoch}/{cfg.epochs}: train MSE {row['train_mse_std']:.3f} (standardised), "
                 f"val R² {val['r2']:.3f}, val AUC {val['auc']:.3f}, {row['seconds']:.0f}s")
-        if val["r2"] > best[0]:
-            best = (val["r2"], copy.deepcopy(model.state_dict()), epoch)
+        # R² is NaN on a validation split of fewer than two images (or a constant target);
+        # then keep the last epoch rather than none at all.
+        score = val["r2"] if math.isfinite(val["r2"]) else -math.inf
+        if best[1] is None or score > best[0]:
+            best = (score, copy.deepcopy(model.state_dict()), epoch)
     model.load_state_dict(best[1])
     model.eval()
     metrics: dict[str, Any] = {"best_epoch": best[2]}
     for split in ("val", "test"):
         metrics[split] = evaluate(_predict(model, x[split]), y[split], cfg)
+    metrics["warnings"] = small_split_warnings(metrics, len(y["val"]))
+    for line in metrics["warnings"]:
+        if log:
+            log(f"warning: {line}")
     if cfg.shortcut_check:
         metrics["shortcut"] = shortcut_report(_predict(model, x["test"]), y["test"],
                                               splits["test"].index, cfg)

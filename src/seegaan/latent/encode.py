@@ -20,14 +20,30 @@ from pathlib import Path
 
 import numpy as np
 
-from seegaan.data.prepared import PreparedDataset
+from seegaan.data.prepared import SMALL_TEST_SPLIT, SPLIT_CHOICES, PreparedDataset
 from seegaan.errors import CheckpointError, OptionError
 from seegaan.latent.protocol import Autoencoder, encode_images
 from seegaan.latent.store import LatentTable, save_latents
 from seegaan.utils.fsio import check_output
 from seegaan.utils.progress import progress
 
-ENCODE_SPLITS = ("test", "val", "train", "all")
+ENCODE_SPLITS = SPLIT_CHOICES
+
+
+def default_split(data_dir: str | os.PathLike) -> tuple[str, str]:
+    """The split ``seegaan encode`` uses when none is given, and one sentence saying why.
+
+    The test split, as in the paper, unless it has fewer than :data:`SMALL_TEST_SPLIT` images:
+    then every image (``all``), since a handful of test films cannot carry a sequence.
+    """
+    index = PreparedDataset(data_dir).index
+    n_all = len(index)
+    n_test = int((index["split"].astype(str) == "test").sum())
+    if n_test < SMALL_TEST_SPLIT and n_all > n_test:
+        return "all", (f"the test split has only {n_test} of {n_all} images, so every image was "
+                       "encoded (split 'all'); pass --split test to encode only the test split")
+    return "test", (f"encoded the test split ({n_test} of {n_all} images), as in the paper; "
+                    "pass --split all to take every film")
 
 
 def encode_dataset(ae: Autoencoder, data_dir: str | os.PathLike,

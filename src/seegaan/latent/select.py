@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from seegaan.data.prepared import SPLIT_CHOICES
 from seegaan.errors import InputError, OptionError
 from seegaan.latent.store import LatentTable
 
 ID_COLUMNS = ("image_id", "patient_id", "split", "source_path")
-SPLIT_CHOICES = ("test", "val", "train", "all")
 KINDS = ("auto", "qualitative", "quantitative")
 
 

@@ -41,6 +41,15 @@ class LatentTable:
     info: dict[str, Any] = field(default_factory=dict)  # w_dim, checkpoint, data_dir, image_size
 
     @property
+    def split(self) -> str:
+        """The split this table holds, as `seegaan encode` recorded it (older tables: test).
+
+        Later commands default to it, so a table encoded with ``--split all`` needs no
+        ``--split`` flag afterwards.
+        """
+        return str(self.info.get("split") or "test")
+
+    @property
     def w_dim(self) -> int:
         return int(self.w.shape[1])
 

@@ -26,6 +26,13 @@ import pandas as pd
 
 from seegaan import __version__
 from seegaan.errors import InputError, OutputExistsError
+from seegaan.report.captions import (
+    CASE_WORDS,
+    figure_caption,
+    first_sentence,
+    sequence_captions,
+    truth_summary,
+)
 from seegaan.report.discover import Artefacts, Sequence, discover, incomplete_reason
 from seegaan.utils.fsio import atomic_file
 
@@ -50,13 +57,16 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _img(path: Path, root: Path, caption: str = "", light: bool = False) -> str:
+    # Every figure says what it shows: a caption from seegaan.report.captions when none is
+    # given, and its first sentence as the alt text (never just the file name).
+    caption = caption or figure_caption(path)
     cls = ' class="light"' if light else ""
-    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return (f'<figure{cls}><img src="{_rel(path, root)}" alt="{html.escape(path.name)}">'
-            f'{cap}</figure>')
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>"
+    return (f'<figure{cls}><img src="{_rel(path, root)}" '
+            f'alt="{html.escape(first_sentence(caption))}">{cap}</figure>')
 
 
-def _table(df: pd.DataFrame, pass_col: str | None = None) -> str:
+def _table(df: pd.DataFrame, pass_col: str | None = None, cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
     for _, row in df.iterrows():
@@ -74,7 +84,10 @@ def _table(df: pd.DataFrame, pass_col: str | None = None) -> str:
                     cls, text = (' class="pass"', "pass") if ok else (' class="fail"', "fail")
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    attr = f' class="{cls}"' if cls else ""
+    # The wrapper scrolls a table wider than its card instead of letting it overflow.
+    return (f'<div class="tablewrap"><table{attr}><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _json_block(title: str, data: Any) -> str:
@@ -84,10 +97,10 @@ def _json_block(title: str, data: Any) -> str:
 
 def _loss_plot(run, out_dir: Path) -> Path | None:
     """Plot every numeric series of metrics.jsonl against step (one small panel each)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure with its own Agg canvas: no pyplot, so the backend of a user's notebook or
+    # script that calls build_report is left alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     df = pd.DataFrame(run.metrics)
     if df.empty or "step" not in df.columns:
@@ -99,7 +112,9 @@ def _loss_plot(run, out_dir: Path) -> Path | None:
     n = len(series)
     cols = min(4, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.3 * rows), squeeze=False)
+    fig = Figure(figsize=(3.2 * cols, 2.3 * rows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, series):
         sub = df[["step", name]].dropna()
         ax.plot(sub["step"], sub[name], lw=1)
@@ -109,18 +124,29 @@ def _loss_plot(run, out_dir: Path) -> Path | None:
         ax.axis("off")
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"curves_{abs(hash(str(run.path))) % 10**8}.png"
+    # A stable name from the run's place in the report folder, so a rebuilt report replaces
+    # its plot instead of leaving one more behind (hash() of a str changes every run).
+    rel = os.path.relpath(run.path, out_dir.parent).replace(os.sep, "/").strip("./")
+    slug = "".join(c if c.isalnum() else "_" for c in rel) or "run"
+    path = out_dir / f"curves_{slug}.png"
     with atomic_file(path) as fh:
         fig.savefig(fh, format="png", dpi=90)
-    plt.close(fig)
     return path
 
 
-def _sequence_block(seq: Sequence, root: Path) -> str:
+def shared_vlim(seqs: list[Sequence]) -> float | None:
+    """The colour range every sequence of a section shares, or None when they differ."""
+    lims = {round(float(q.summary["vlim"]), 6) for q in seqs
+            if isinstance(q.summary.get("vlim"), (int, float))}
+    return lims.pop() if len(lims) == 1 and len(seqs) > 1 else None
+
+
+def _sequence_block(seq: Sequence, root: Path, shared: float | None = None,
+                    heading: str | None = None) -> str:
     s = seq.summary
     feature = s.get("feature", seq.path.name)
     groups = s.get("groups") or {}
-    parts = [f"<h3>{html.escape(str(s.get('title', feature)))}</h3>"]
+    parts = [f"<h3>{html.escape(heading or str(s.get('title', feature)))}</h3>"]
     facts = []
     if isinstance(groups, dict) and groups:
         facts.append("groups " + ", ".join(f"{k} (n={v})" for k, v in groups.items()))
@@ -131,9 +157,7 @@ def _sequence_block(seq: Sequence, root: Path) -> str:
         facts.append(f"{perms} permutations, α = {alpha}, correction: {corr}")
     if facts:
         parts.append(f'<p class="caption">{html.escape("; ".join(facts))}.</p>')
-    labels = {"sequence": "Frames (synthetic radiographs), labelled with the feature value or λ.",
-              "subtraction": "Each frame minus frame 0.",
-              "significant": "Subtractions with non-significant pixels set to zero."}
+    labels = sequence_captions(s, shared)
     for role in ("sequence", "subtraction", "significant"):
         if role in seq.images:
             parts.append(_img(seq.images[role], root, labels[role], light=role != "sequence"))
@@ -144,8 +168,7 @@ def _gif_row(seqs: list[Sequence], root: Path) -> str:
     items = [(q, q.images["gif"]) for q in seqs if "gif" in q.images]
     if not items:
         return ""
-    figs = "".join(_img(g, root, str(q.summary.get("title", q.summary.get("feature", q.path.name))))
-                   for q, g in items)
+    figs = "".join(_img(g, root, sequence_captions(q.summary, None)["gif"]) for q, g in items)
     return f'<h3>Animations</h3><div class="gifrow">{figs}</div>'
 
 
@@ -159,7 +182,7 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
             body.append(f"<p class='caption'>{html.escape(_rel(path, root))}: "
                         f"{opts.get('n', '?')} radiographs at {opts.get('size', '?')} px, "
                         f"seed {opts.get('seed', '?')}.</p>")
-            body += [_img(g, root, g.stem.replace("_", " ")) for g in grids[:3]]
+            body += [_img(g, root) for g in grids[:3]]
         out.append(Section("cohort", "Virtual cohort", "\n".join(body),
                            intro="Synthetic PA chest radiographs rendered from a real chest CT, "
                                  "each with the anatomical factors that produced it (ground truth)."))
@@ -170,10 +193,12 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
             body.append(f"<p class='caption'>{ds.info.get('n_images', '?')} images at "
                         f"{ds.info.get('size', '?')} px.</p>")
             if ds.table1 is not None:
-                body.append(_table(ds.table1))
+                body.append(_table1_html(ds.table1))
         out.append(Section("data", "Data (Table 1)", "\n".join(body),
                            intro="Cohort characteristics overall and per patient-level split. "
-                                 "Numeric: mean ± SD, t-test/ANOVA; categorical: n (%), chi-squared."))
+                                 "Numeric: mean ± SD, t-test/ANOVA; skewed numeric: median "
+                                 "[IQR], Mann–Whitney/Kruskal–Wallis; categorical: n (%), "
+                                 "chi-squared. * p < 0.05."))
     if art.training:
         body = []
         for run in art.training:
@@ -190,28 +215,31 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
                     f"{run.config.get('n_train', '?')} training images.") + "</p>")
             curve = _loss_plot(run, assets)
             if curve:
-                body.append(_img(curve, root, "Losses and validation metrics against step.", True))
+                body.append(_img(curve, root, light=True))
             last_val = [m for m in run.metrics if any(k.startswith("val") for k in m)]
             if last_val:
                 body.append(_table(pd.DataFrame([last_val[-1]])))
             for p in run.images[-4:]:
-                body.append(_img(p, root, p.stem.replace("_", " ")))
+                body.append(_img(p, root))
         out.append(Section("training", "Autoencoder training", "\n".join(body),
                            intro="Loss curves, validation metrics (reconstruction MSE/SSIM, sliced "
                                  "Wasserstein distance) and sample/reconstruction grids."))
     glob_seqs = [q for q in art.sequences if q.mode == "global"]
     local_seqs = [q for q in art.sequences if q.mode != "global"]
     if glob_seqs:
+        shared = shared_vlim(glob_seqs)
         out.append(Section("global", "Global sequences",
-                           "\n".join(_sequence_block(q, root) for q in glob_seqs)
+                           "\n".join(_sequence_block(q, root, shared) for q in glob_seqs)
                            + _gif_row(glob_seqs, root),
                            intro="Each sequence decodes a path through latent space from one "
                                  "clinical state to another (group means for categories, a "
-                                 "smooth regression for numbers), averaged over the test split.",
+                                 "smooth regression for numbers), averaged over "
+                                 f"{_split_words(glob_seqs)}.",
                            how=COLOUR_HOW))
     if local_seqs:
+        shared = shared_vlim(local_seqs)
         out.append(Section("local", "Local sequences",
-                           "\n".join(_sequence_block(q, root) for q in local_seqs)
+                           "\n".join(_sequence_block(q, root, shared) for q in local_seqs)
                            + _gif_row(local_seqs, root),
                            intro="One patient's latent is moved along a feature direction "
                                  "w + λ·(w̄_to − w̄_from); frame 0 is the patient's reconstruction.",
@@ -237,13 +265,7 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
         body = []
         for exp in art.explanations:
             body.append(f"<h3>{html.escape(_rel(exp.path, root))}</h3>")
-            cases = exp.summary.get("cases")
-            if isinstance(cases, dict):
-                cases = [{"case": k, **v} for k, v in cases.items() if isinstance(v, dict)]
-            if isinstance(cases, list) and cases:
-                body.append(_table(pd.DataFrame([_case_row(c) for c in cases])))
-            body += [_img(f, root, f.stem.replace("_", " "), light=True) for f in exp.figures]
-            body += [_sequence_block(q, root) for q in exp.sequences]
+            body += _explanation_blocks(exp, root)
         out.append(Section("explain", "CNN explanations", "\n".join(body),
                            intro="Global sequences for the ground truth and for the CNN's "
                                  "prediction, then four patients (TP, TN, FP, FN) with attribution "
@@ -253,13 +275,82 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
                            how=COLOUR_HOW))
     if art.truth is not None:
         pass_col = "pass" if "pass" in art.truth.columns else None
-        out.append(Section("truth", "Ground-truth check", _table(art.truth, pass_col),
+        out.append(Section("truth", "Ground-truth check",
+                           _truth_totals(art.truth) + _table(art.truth, pass_col, cls="truth"),
                            intro="Oracle readouts of the anatomical factors along each sequence, "
                                  "against the cohort's true effects and the project's targets."))
     if art.config:
         out.append(Section("config", "Configuration", _json_block("Run configuration", art.config),
                            intro="Every option of this run, as saved beside its outputs."))
     return out
+
+
+def _split_words(seqs: list[Sequence]) -> str:
+    """Which rows the sequences were built from, in words (from their summary.json)."""
+    splits = sorted({str(q.summary.get("split", "test")) for q in seqs})
+    if splits == ["all"]:
+        return "every image of the latent table (all splits)"
+    return " and ".join(f"the {s} split" if s != "all" else "all splits" for s in splits)
+
+
+def _table1_html(t1: pd.DataFrame) -> str:
+    """Table 1 with the same p-value format as table1.md, and a sentence on imbalance."""
+    from seegaan.data.table1 import format_p, imbalance_sentence
+
+    shown = t1.copy()
+    if "p_value" in shown.columns:
+        shown["p_value"] = [format_p(p) for p in t1["p_value"]]
+        shown = shown.rename(columns={"p_value": "p"})
+    sentence = imbalance_sentence(t1)
+    note = f"<p class='caption'>{html.escape(sentence)}</p>" if sentence else ""
+    return _table(shown) + note
+
+
+def _truth_totals(truth: pd.DataFrame) -> str:
+    total, reasons = truth_summary(truth)
+    if not total:
+        return ""
+    parts = [f"<p><strong>{html.escape(total)}</strong></p>"]
+    if reasons:
+        items = "".join(f"<li><em>{html.escape(c)}</em>: {html.escape(w)}.</li>" for c, w in reasons)
+        parts.append(f"<p class='caption'>Why each failed check fails:</p><ul class='caption'>{items}</ul>")
+    return "".join(parts)
+
+
+def _explanation_blocks(exp, root: Path) -> list[str]:
+    """One explanation folder in the paper's order: Fig. 5 (global truth vs prediction)
+    first, then Fig. 6 (the four patients, their λ searches and local sequences)."""
+    body = []
+    by_name = {f.stem: f for f in exp.figures}
+    globals_ = [q for q in exp.sequences if q.mode == "global"]
+    locals_ = [q for q in exp.sequences if q.mode != "global"]
+    if globals_ or "global_side_by_side" in by_name:
+        body.append("<h3>Fig. 5: true value and the CNN's prediction</h3>")
+        shared = shared_vlim(globals_)
+        body += [_sequence_block(q, root, shared) for q in globals_]
+        if "global_side_by_side" in by_name:
+            body.append(_img(by_name.pop("global_side_by_side"), root, light=True))
+    body.append("<h3>Fig. 6: four patients</h3>")
+    cases = exp.summary.get("cases")
+    case_of: dict[str, str] = {}
+    if isinstance(cases, dict):
+        for cat, v in cases.items():
+            if isinstance(v, dict) and v.get("image_id") is not None:
+                case_of[str(v["image_id"])] = cat
+        cases = [{"case": k, **v} for k, v in cases.items() if isinstance(v, dict)]
+    if isinstance(cases, list) and cases:
+        body.append(_table(pd.DataFrame([_case_row(c) for c in cases])))
+    for stem in ["fig6"] + sorted(k for k in by_name if k != "fig6"):
+        if stem in by_name:
+            body.append(_img(by_name[stem], root, light=True))
+    shared = shared_vlim(locals_)
+    for q in locals_:
+        image = str(q.summary.get("image_id", ""))
+        cat = case_of.get(image) or next((c for c in CASE_WORDS if c in q.path.name), None)
+        heading = (f"{cat} ({CASE_WORDS[cat]}): local sequence of image {image}"
+                   if cat in CASE_WORDS else None)
+        body.append(_sequence_block(q, root, shared, heading))
+    return body
 
 
 def _num(v: Any) -> str:

@@ -8,7 +8,9 @@ a section only for what exists.
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,25 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _find(root: Path, pattern: str) -> list[Path]:
+    """Files under ``root`` matching ``pattern``, following symbolic links (sorted).
+
+    ``Path.rglob`` does not follow links before Python 3.13, but users are told to *link*
+    their prepared dataset into the run folder; a directory reached twice through links is
+    read once, so a link loop cannot hang the report.
+    """
+    found, seen = [], set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames.sort()
+        found += [Path(dirpath) / f for f in filenames if fnmatch.fnmatch(f, pattern)]
+    return sorted(found)
 
 
 def _skip(path: Path, root: Path) -> bool:
@@ -100,26 +121,26 @@ def discover(root: str | Path) -> Artefacts:
             break
 
     explain_dirs: set[Path] = set()
-    for summary in sorted(root.rglob("summary.json")):
+    for summary in sorted(_find(root, "summary.json")):
         if _skip(summary, root):
             continue
         data = _read_json(summary)
         if data.get("kind") == "explain" or "cases" in data:
             explain_dirs.add(summary.parent)
 
-    for meta in sorted(root.rglob("cohort.json")):
+    for meta in sorted(_find(root, "cohort.json")):
         if not _skip(meta, root):
             grids = sorted(p for p in meta.parent.glob("*.png"))
             art.cohort.append((meta.parent, _read_json(meta), grids))
 
-    for prep in sorted(root.rglob("prepare.json")):
+    for prep in sorted(_find(root, "prepare.json")):
         if _skip(prep, root):
             continue
         t1 = prep.parent / "table1.csv"
         table = pd.read_csv(t1) if t1.is_file() else None
         art.datasets.append(Dataset(prep.parent, _read_json(prep), table))
 
-    for metrics in sorted(root.rglob("metrics.jsonl")):
+    for metrics in sorted(_find(root, "metrics.jsonl")):
         if _skip(metrics, root) or "assets" in metrics.parts:
             continue
         run = metrics.parent
@@ -134,10 +155,10 @@ def discover(root: str | Path) -> Artefacts:
         # A bundled checkpoint keeps its run's options as train_config.json (its config.json
         # is the architecture the loader needs); a training run has them in config.json.
         cfg = _read_json(run / "train_config.json") or _read_json(run / "config.json")
-        samples = sorted(p for p in run.rglob("*.png") if not _skip(p, root))
+        samples = sorted(p for p in _find(run, "*.png") if not _skip(p, root))
         art.training.append(TrainingRun(run, rows, cfg, samples))
 
-    for summary in sorted(root.rglob("summary.json")):
+    for summary in sorted(_find(root, "summary.json")):
         if _skip(summary, root):
             continue
         seq_dir = summary.parent
@@ -149,20 +170,22 @@ def discover(root: str | Path) -> Artefacts:
 
     for exp_dir in sorted(explain_dirs):
         figures = sorted(p for p in exp_dir.glob("*.png"))
-        nested = [_sequence(s.parent) for s in sorted(exp_dir.rglob("summary.json"))
+        nested = [_sequence(s.parent) for s in sorted(_find(exp_dir, "summary.json"))
                   if s.parent != exp_dir and (s.parent / "sequence.png").is_file()]
         art.explanations.append(Explanation(exp_dir, _read_json(exp_dir / "summary.json"),
                                             figures, nested))
 
-    for cfg in sorted(root.rglob("config.json")):
+    for cfg in sorted(_find(root, "config.json")):
         if _skip(cfg, root):
             continue
         data = _read_json(cfg)
-        if data.get("kind") == "cnn" or (cfg.parent / "model.pt").is_file():
+        # `seegaan cnn train` writes its input adapter into config.json (an autoencoder's
+        # config.json has none); older CNN folders are known by their TorchScript model.pt.
+        if "input_adapter" in data or (cfg.parent / "model.pt").is_file():
             art.cnns.append((cfg.parent, data))
 
     for name in ("truth.csv",):
-        hits = [p for p in sorted(root.rglob(name)) if not _skip(p, root)]
+        hits = [p for p in sorted(_find(root, name)) if not _skip(p, root)]
         if hits:
             art.truth = pd.read_csv(hits[0])
     return art

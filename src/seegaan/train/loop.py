@@ -1,4 +1,4 @@
-"""The training loop of the style-based adversarial autoencoder (METHODS 1.3).
+"""The training loop of the style-based adversarial autoencoder (see docs/training.md).
 
 One step, on every process, with its slice of the global batch:
 
@@ -31,6 +31,7 @@ import shutil
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,40 +102,11 @@ class Trainer:
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
 
-        if resume and cfg.init_from:
-            raise OptionError("--init-from starts a new run and --resume continues one; pass one of them")
-        init = None
-        if not resume and cfg.init_from:
-            # A warm start keeps the checkpoint's architecture, whatever --preset says.
-            init = _load_init(cfg.init_from)
-            model_cfg = init.cfg
-        if resume:
-            saved = _read_state_info(self.run_dir)
-            # A run always continues with its own architecture, whatever --preset says.
-            model_cfg = ModelConfig.from_dict(saved["model"], source=str(self.run_dir / "state"))
-            steps = cfg.steps
-            old = TrainConfig.from_dict(saved["train"])
-            # The run's own options win, except the length (to extend a run) and intervals.
-            for name in ("log_every", "sample_every", "ckpt_every", "val_every", "threads"):
-                setattr(old, name, getattr(cfg, name))
-            old.steps = steps
-            cfg = old
+        plan = plan_run(data_dir, run_dir, model_cfg, cfg, resume=resume,
+                        overwrite=overwrite, world=self.dist.world)
+        model_cfg, cfg, init = plan.model_cfg, plan.cfg, plan.init
         self.model_cfg, self.cfg = model_cfg, cfg
-
-        # -- data ---------------------------------------------------------------------------
-        self.train_ds = PreparedDataset(self.data_dir, "train")
-        self.val_ds = PreparedDataset(self.data_dir, "val")
-        if self.train_ds.size != model_cfg.image_size:
-            raise InputError(f"{self.data_dir}: images are {self.train_ds.size}x{self.train_ds.size} "
-                             f"but preset {model_cfg.preset} needs {model_cfg.image_size}x"
-                             f"{model_cfg.image_size} (prepare with --size {model_cfg.image_size} "
-                             "or pick another --preset)")
-        if len(self.train_ds) < cfg.batch:
-            raise InputError(f"{self.data_dir}: the train split has {len(self.train_ds)} images, "
-                             f"fewer than --batch {cfg.batch}")
-        if cfg.batch % self.dist.world:
-            raise OptionError(f"--batch {cfg.batch}: must be divisible by the number of "
-                              f"processes ({self.dist.world})")
+        self.train_ds, self.val_ds = plan.train_ds, plan.val_ds
         self.local_batch = cfg.batch // self.dist.world
 
         # -- networks -----------------------------------------------------------------------
@@ -441,6 +413,68 @@ class _StopFlag:
     def __exit__(self, *exc) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+@dataclass
+class RunPlan:
+    """What a run will do, resolved and checked before any network is built."""
+
+    model_cfg:  ModelConfig             # the architecture actually used
+    cfg:        TrainConfig             # the training options actually used
+    arch_from:  str                     # where the architecture comes from, in the user's words
+    init:       Autoencoder | None      # the --init-from checkpoint, if any
+    train_ds:   PreparedDataset
+    val_ds:     PreparedDataset
+
+
+def plan_run(data_dir: str | os.PathLike, run_dir: str | os.PathLike, model_cfg: ModelConfig,
+             cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
+             world: int = 1) -> RunPlan:
+    """Every check a run makes before training, shared by ``train`` and ``train --dry-run``.
+
+    The architecture comes from ``--preset``, or from the ``--init-from`` checkpoint (a warm
+    start keeps its architecture), or from the run being resumed; errors name that source.
+    """
+    cfg.validate()
+    data_dir, run_dir = Path(data_dir), Path(run_dir)
+    if resume and cfg.init_from:
+        raise OptionError("--init-from starts a new run and --resume continues one; pass one of them")
+    init = None
+    arch_from = f"--preset {model_cfg.preset}"
+    if not resume and cfg.init_from:
+        init = _load_init(cfg.init_from)
+        model_cfg = init.cfg
+        arch_from = f"--init-from {cfg.init_from} (a {model_cfg.preset} checkpoint)"
+    if resume:
+        saved = _read_state_info(run_dir)
+        model_cfg = ModelConfig.from_dict(saved["model"], source=str(run_dir / "state"))
+        arch_from = f"the run being resumed ({run_dir}, {model_cfg.preset})"
+        steps = cfg.steps
+        old = TrainConfig.from_dict(saved["train"])
+        # The run's own options win, except the length (to extend a run) and intervals.
+        for name in ("log_every", "sample_every", "ckpt_every", "val_every", "threads"):
+            setattr(old, name, getattr(cfg, name))
+        old.steps = steps
+        cfg = old
+    elif run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        hint = " (pass --resume to continue it)" if (run_dir / "state").is_dir() else ""
+        raise OutputExistsError(f"{run_dir}: already exists{hint}; pass --overwrite to start over")
+
+    train_ds = PreparedDataset(data_dir, "train")
+    val_ds = PreparedDataset(data_dir, "val")
+    if train_ds.size != model_cfg.image_size:
+        fix = ("prepare with --size {s} or pick another --preset" if arch_from.startswith("--preset")
+               else "prepare with --size {s} or start from another checkpoint")
+        raise InputError(f"{data_dir}: images are {train_ds.size}x{train_ds.size} but "
+                         f"{arch_from} needs {model_cfg.image_size}x{model_cfg.image_size} "
+                         f"({fix.format(s=model_cfg.image_size)})")
+    if len(train_ds) < cfg.batch:
+        raise InputError(f"{data_dir}: the train split has {len(train_ds)} images, "
+                         f"fewer than --batch {cfg.batch}")
+    if cfg.batch % world:
+        raise OptionError(f"--batch {cfg.batch}: must be divisible by the number of "
+                          f"processes ({world})")
+    return RunPlan(model_cfg, cfg, arch_from, init, train_ds, val_ds)
 
 
 def _load_init(source: str) -> Autoencoder:
