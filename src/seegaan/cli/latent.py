@@ -76,6 +76,10 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: 
 @click.option("--alpha", type=float, default=None, help="Significance level [default: 0.05].")
 @click.option("--correction", type=click.Choice(["none", "fdr", "maxt"]), default="none",
               show_default=True, help="Multiple-comparison correction (none is the paper's).")
+@click.option("--permute", type=click.Choice(["auto", "images", "patients"]), default="auto",
+              show_default=True,
+              help="What the test shuffles: whole patients (auto, when the table has patient_id) "
+                   "or single images; see docs/sequences.md.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Permutation seed.")
 @click.option("--vlim", type=float, default=None,
               help="Colour range ±VLIM of the maps [default: largest |difference|; paper: 0.5].")
@@ -87,7 +91,7 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str, batch_size: 
 def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_level: str | None,
              to_level: str | None, image_id: str | None, lambda_max: float, frames: int,
              kind: str, percentiles: tuple[float, float], backend: str, split: str,
-             permutations: int, alpha: float | None, correction: str, seed: int,
+             permutations: int, alpha: float | None, correction: str, permute: str, seed: int,
              vlim: float | None, fps: float, batch_size: int, device: str,
              overwrite: bool) -> None:
     """Render a SEE-GAAN sequence for FEATURE with permutation-tested subtraction maps.
@@ -113,12 +117,19 @@ def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_leve
         write_sequence,
     )
     from seegaan.latent.store import load_latents
+    from seegaan.stats import group_ids, power_notes, resolve_scheme
     from seegaan.utils.fsio import check_output
 
     # Every check that needs no model runs first, so a typo costs a second, not a load.
     check_output(out, overwrite)
-    check_test_options(permutations, alpha, correction)
+    alpha_used = check_test_options(permutations, alpha, correction)
     table = load_latents(latents)
+    resolve_scheme(permute, group_ids(table.meta) is not None)
+    # Say before any work when B cannot give the chosen correction any power.
+    size = int(table.info.get("image_size") or 0)
+    said = power_notes(permutations, alpha_used, correction, (frames - 1) * size * size)
+    for note in said:
+        click.echo(f"warning: {note}", err=True)
     if image_id is not None:
         find_image(table, image_id)
         select_rows(table, feature, split, "qualitative", from_level, to_level)
@@ -127,7 +138,7 @@ def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_leve
     ae = _load(checkpoint, device)
     check_compatible(ae, table, str(checkpoint))
     common = dict(frames=frames, split=split, permutations=permutations, alpha=alpha,
-                  correction=correction, seed=seed, batch_size=batch_size)
+                  correction=correction, seed=seed, batch_size=batch_size, permute=permute)
     if image_id is not None:
         result = local_sequence(ae, table, feature, image_id, from_level=from_level,
                                 to_level=to_level, lambda_max=lambda_max, **common)
@@ -138,7 +149,14 @@ def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_leve
     write_sequence(result, out, overwrite=overwrite, vlim=vlim, fps=fps)
     sig = ""
     if result.test is not None:
+        for note in result.test.notes:
+            if note not in said:
+                click.echo(f"warning: {note}", err=True)
         frac = float(result.test.significant[1:].mean())
-        sig = f", {frac:.1%} of pixels significant ({result.test.correction})"
+        sig = (f", {frac:.1%} of pixels significant ({result.test.correction}, "
+               f"{result.test.permute} permuted)")
+        if result.test.correction == "none":
+            # One null map can light up far more than alpha; only maxt speaks for one map.
+            sig += "; uncorrected: about alpha of null pixels on average, use --correction maxt for claims about this map"
     click.echo(f"sequence: {out} ({result.title}; {len(result.values)} frames{sig}; "
                f"{result.timings['total_s']:.1f} s)")

@@ -130,5 +130,7 @@ def feature_level(values: np.ndarray, groups: np.ndarray | None) -> str:
     """``patient`` when the feature is constant within every patient, else ``film``."""
     if groups is None:
         return "film"
-    df = pd.DataFrame({"g": groups, "v": pd.Series(values).astype(str).to_numpy()})
-    return "patient" if (df.groupby("g")["v"].nunique() <= 1).all() else "film"
+    g = pd.factorize(pd.Series(groups))[0]
+    v = pd.factorize(pd.Series(values).astype(str))[0]
+    pairs = np.unique(np.stack([g, v], axis=1), axis=0)
+    return "patient" if len(pairs) == g.max() + 1 else "film"
