@@ -186,7 +186,8 @@ def test_truth_evaluate_scores_the_demo_sequences_with_its_targets():
                          "gt_ctr": [0.45, 0.47, 0.55, 0.57]})
     rising = np.linspace(0.46, 0.54, 5)   # 80 % of the true 0.1, monotone
     vendor = _Seq("ahf", rising, meta)
-    vendor.diffs = np.stack([np.zeros((8, 8)), np.outer(np.arange(8), np.ones(8))])
+    pattern = np.outer(np.arange(8), np.ones(8))
+    vendor.diffs = np.stack([np.zeros((8, 8)), pattern])
     seqs = {"global/ahf": _Seq("ahf", rising, meta),
             "local/ahf": _Seq("ahf", rising[::-1], meta),                    # the wrong way
             "global/sex": _Seq("sex", rising, meta.drop(columns="gt_ctr")),  # no ground truth
@@ -196,17 +197,23 @@ def test_truth_evaluate_scores_the_demo_sequences_with_its_targets():
                                            "lam": 0.3, "calls": 5}},
                          "FN": {"lambda": {"status": "skipped", "message": "no FN case"}}}}
     extra = [{"check": "Autoencoder: SSIM", "measured": "0.9", "target": "≥ 0.8", "pass": "pass"}]
-    df = evaluate(seqs, _oracle, "", np.outer(np.arange(8), np.ones(8)), summary, extra)
+    df = evaluate(seqs, _oracle, "", pattern, summary, extra)
     assert list(df.columns[:4]) == ["check", "measured", "target", "pass"]
-    # Extra rows first, then the checks of the sequences that exist, in CHECKS order.
-    want = ["Autoencoder: SSIM"] + [c.name for c in CHECKS if c.sequence in seqs] \
-        + [VENDOR_CHECK.name, "Fig. 6: λ search reaches the FP's true BNPP",
-           "Fig. 6: λ search reaches the FN's true BNPP"]
-    assert list(df["check"]) == want
-    row = df.set_index("sequence")
+    # Extra rows first, then the checks of the sequences that exist, in CHECKS order, the
+    # blur control, the vendor and the λ search (convergence only).
+    names = list(df["check"])
+    assert names[0] == "Autoencoder: SSIM"
+    assert names[1:4] == [c.name for c in CHECKS if c.sequence in seqs]
+    assert names[-3:] == [VENDOR_CHECK.name,
+                          "Fig. 6: λ search reaches the FP's true BNPP (convergence only)",
+                          "Fig. 6: λ search reaches the FN's true BNPP (convergence only)"]
+    assert any(n.startswith("Control: a blur-only sequence") for n in names)
+    row = df.drop_duplicates("sequence").set_index("sequence")
     assert row.loc["global/ahf", "pass"] == "pass"
-    assert row.loc["global/ahf", "target"] == "rises; ratio ≥ 0.7; ρ ≥ 0.9"
+    assert row.loc["global/ahf", "target"] == "rises; ratio 0.7–1.3; ρ ≥ 0.9"
     assert row.loc["global/ahf", "ratio"] == pytest.approx(0.8, rel=1e-4)
+    # Constant frames do not blur: the blur-only control reads no change and fails.
+    assert row.loc["global/ahf", "blur_pass"] == "fail"
     assert row.loc["local/ahf", "pass"] == "fail" and row.loc["local/ahf", "spearman"] < 0
     assert row.loc["global/sex", "pass"] == "n/a" and "no gt_breast" in row.loc["global/sex", "measured"]
     assert row.loc["global/manufacturer", "pass"] == "pass"

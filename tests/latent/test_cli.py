@@ -138,3 +138,27 @@ def test_encode_rejects_a_checkpoint_of_another_image_size(tmp_path, fake_ae, mo
     rc, _, err = _run(capsys, "encode", "ckpt", tmp_path / "data", "--out", tmp_path / "l.parquet")
     assert rc == 2 and "ckpt: image size 12 does not match the dataset's 8" in err
     assert not (tmp_path / "l.parquet").exists()
+
+
+def test_sequence_records_the_permutation_scheme_and_refuses_huge_runs(setup, capsys):
+    tmp, lat, _ = setup
+    out = tmp / "seq_perm"
+    rc, stdout, err = _run(capsys, "sequence", "ckpt", lat, "--feature", "ahf", "--out", out,
+                           "--permutations", "19", "--frames", "3")
+    assert rc == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["permute"] == "patients"          # the table has patient ids
+    assert "ON AVERAGE" in summary["pvalue_meaning"]
+    assert "patients permuted" in stdout and "maxt" in stdout
+    rc, _, err = _run(capsys, "sequence", "ckpt", lat, "--feature", "ahf", "--out", tmp / "s2",
+                      "--permutations", "19", "--frames", "3", "--permute", "images")
+    assert rc == 0 and json.loads((tmp / "s2" / "summary.json").read_text())["permute"] == "images"
+    # B too small: said before the run, on stderr.
+    rc, _, err = _run(capsys, "sequence", "ckpt", lat, "--feature", "ahf", "--out", tmp / "s3",
+                      "--permutations", "9", "--frames", "3")
+    assert rc == 0 and "warning: --permutations 9" in err
+    # A run that cannot fit: one typed line, exit 2, nothing written.
+    rc, _, err = _run(capsys, "sequence", "ckpt", lat, "--feature", "ahf", "--out", tmp / "s4",
+                      "--frames", str(10**9))
+    assert rc == 2 and err.count("\n") == 1 and "memory" in err and "Traceback" not in err
+    assert not (tmp / "s4").exists()

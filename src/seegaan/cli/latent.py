@@ -98,6 +98,10 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str | None, batch
 @click.option("--alpha", type=FiniteFloat(min=0, max=1, min_open=True, max_open=True), default=None, help="Significance level [default: 0.05].")
 @click.option("--correction", type=click.Choice(["none", "fdr", "maxt"]), default="none",
               show_default=True, help="Multiple-comparison correction (none is the paper's).")
+@click.option("--permute", type=click.Choice(["auto", "images", "patients"]), default="auto",
+              show_default=True,
+              help="What the test shuffles: whole patients (auto, when the table has patient_id) "
+                   "or single images; see docs/sequences.md.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Permutation seed.")
 @click.option("--vlim", type=POSITIVE, default=None,
               help="Colour range ±VLIM of the maps [default: largest |difference|; paper: 0.5].")
@@ -109,7 +113,7 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str | None, batch
 def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_level: str | None,
              to_level: str | None, image_id: str | None, lambda_max: float, frames: int,
              kind: str, percentiles: tuple[float, float], backend: str, split: str | None,
-             permutations: int, alpha: float | None, correction: str, seed: int,
+             permutations: int, alpha: float | None, correction: str, permute: str, seed: int,
              vlim: float | None, fps: float, batch_size: int, device: str,
              overwrite: bool) -> None:
     """Render a SEE-GAAN sequence for FEATURE with permutation-tested subtraction maps.
@@ -134,12 +138,12 @@ def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_leve
     with output_lock(out):
         _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id, lambda_max,
                   frames, kind, percentiles, backend, split, permutations, alpha, correction,
-                  seed, vlim, fps, batch_size, device, overwrite)
+                  permute, seed, vlim, fps, batch_size, device, overwrite)
 
 
 def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id, lambda_max,
-              frames, kind, percentiles, backend, split, permutations, alpha, correction, seed,
-              vlim, fps, batch_size, device, overwrite) -> None:
+              frames, kind, percentiles, backend, split, permutations, alpha, correction, permute,
+              seed, vlim, fps, batch_size, device, overwrite) -> None:
     from seegaan.latent.select import find_image, select_rows
     from seegaan.latent.sequence import (
         check_compatible,
@@ -149,12 +153,17 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
         write_sequence,
     )
     from seegaan.latent.store import load_latents
-
-    check_test_options(permutations, alpha, correction)
     from seegaan.latent.samplesize import selection_warnings
+    from seegaan.stats import group_ids, power_notes, resolve_scheme
 
+    alpha_used = check_test_options(permutations, alpha, correction)
     table = load_latents(latents)
     split = split or table.split
+    resolve_scheme(permute, group_ids(table.meta) is not None)
+    # Say before any work when B cannot give the chosen correction any power.
+    size = int(table.info.get("image_size") or 0)
+    for note in power_notes(permutations, alpha_used, correction, (frames - 1) * size * size):
+        click.echo(f"warning: {note}", err=True)
     if image_id is not None:
         find_image(table, image_id)
         sel = select_rows(table, feature, split, "qualitative", from_level, to_level)
@@ -164,7 +173,7 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
     ae = _load(checkpoint, device)
     check_compatible(ae, table, str(checkpoint))
     common = dict(frames=frames, split=split, permutations=permutations, alpha=alpha,
-                  correction=correction, seed=seed, batch_size=batch_size)
+                  correction=correction, seed=seed, batch_size=batch_size, permute=permute)
     if image_id is not None:
         result = local_sequence(ae, table, feature, image_id, from_level=from_level,
                                 to_level=to_level, lambda_max=lambda_max, **common)
@@ -175,7 +184,14 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
     write_sequence(result, out, overwrite=overwrite, vlim=vlim, fps=fps)
     sig = ""
     if result.test is not None:
+        for note in result.test.notes:
+            if note not in said:
+                click.echo(f"warning: {note}", err=True)
         frac = float(result.test.significant[1:].mean())
-        sig = f", {frac:.1%} of pixels significant ({result.test.correction})"
+        sig = (f", {frac:.1%} of pixels significant ({result.test.correction}, "
+               f"{result.test.permute} permuted)")
+        if result.test.correction == "none":
+            # One null map can light up far more than alpha; only maxt speaks for one map.
+            sig += "; uncorrected: about alpha of null pixels on average, use --correction maxt for claims about this map"
     click.echo(f"sequence: {out} ({result.title}; {len(result.values)} frames{sig}; "
                f"{result.timings['total_s']:.1f} s)")

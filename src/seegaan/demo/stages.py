@@ -384,43 +384,9 @@ class _Reloaded:
 # -- 10 -------------------------------------------------------------------------------------
 def truth_stage(run: DemoRun) -> pd.DataFrame:
     """Score every sequence against the cohort's true effects (``truth/truth.csv``)."""
-    from seegaan.data.prepared import PreparedDataset
-    from seegaan.demo.truth import evaluate
-    from seegaan.latent.truth import write_truth
-    from seegaan.train.quality import quality_rows, reconstruction_quality
-    from seegaan.utils.fsio import write_json
+    from seegaan.demo.truth import run_truth
 
-    predict, note = None, ""
-    try:
-        from seegaan.cohort.oracle import load_oracle
-
-        oracle = load_oracle(run.cfg.size)
-        predict = oracle.predict
-    except (ImportError, CheckpointError) as err:
-        note = f"oracle unavailable ({err})"
-        run.say(f"      {note}: oracle checks marked n/a")
-    # The vendors' true difference, measured on the real test images (no decoding needed).
-    ds = PreparedDataset(run.data_dir, split="test")
-    images = ds.load_images()
-    vendor = ds.index["manufacturer"].astype(str).to_numpy()
-    vendor_diff = None
-    if (vendor == "GE").sum() >= 2 and (vendor == "Carestream").sum() >= 2:
-        x = images.numpy()[:, 0]
-        vendor_diff = x[vendor == "GE"].mean(0) - x[vendor == "Carestream"].mean(0)
-    # A sequence can only show what the reconstruction keeps: measure that first.
-    # The encode stage's latents are these test images in the same order: decode them
-    # rather than encoding again (re-encode only if the orders ever differ).
-    same = run.table.meta["image_id"].astype(str).tolist() == ds.index["image_id"].astype(str).tolist()
-    quality = reconstruction_quality(run.ae, images, predict, latents=run.table.w if same else None)
-    write_json(run.root / "autoencoder" / "quality.json", quality)
-    df = evaluate(run.sequences, predict, note, vendor_diff, run.explain_summary,
-                  extra_rows=quality_rows(quality))
-    write_truth(df, run.root / "truth", {"oracle": note or "seegaan.cohort.oracle",
-                                         "split": "test", "subject": run.subject},
-                overwrite=True)
-    counts = df["pass"].value_counts().to_dict()
-    run.say("      " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    return df
+    return run_truth(run)
 
 
 STAGES: tuple[tuple[str, str], ...] = (

@@ -8,10 +8,12 @@ turns into ``SEQ_DIR`` (figures, GIF/MP4, ``result.npz``, ``summary.json``):
 - :func:`local_sequence` for one image, pushed along w̄_to − w̄_from by λ;
 - :func:`permutation_test` for any path builder (see :mod:`seegaan.latent.paths`).
 
-The permutation test follows METHODS §1.4: each permutation shuffles the latent–feature
-pairing, rebuilds the path, decodes it and takes its subtractions; the observed
-subtractions are compared pixel by pixel. All B permuted paths are decoded together in large
-batches, which is what keeps B = 100 affordable.
+The permutation test: each permutation shuffles the latent–feature pairing, rebuilds the
+path, decodes it and takes its subtractions; the observed subtractions are compared pixel by
+pixel. When the table has patient ids, whole patients are shuffled (``permute="patients"``,
+see :mod:`seegaan.stats.blocks` for why and what it assumes); ``"images"`` shuffles single
+films. Permuted paths are decoded in large batches and the null maps are streamed into
+running counts (:class:`seegaan.stats.NullStream`), so memory does not grow with B.
 
 Example::
 
@@ -32,16 +34,23 @@ from typing import Any
 import numpy as np
 
 from seegaan.errors import CheckpointError, OptionError
+from seegaan.latent.budget import check_budget, estimate_sequence
 from seegaan.latent.paths import GroupMeanPath, LocalPath, PathBuilder, RegressionPath
 from seegaan.latent.protocol import Autoencoder, decode_latents
 from seegaan.latent.select import Selection, find_image, select_rows
 from seegaan.latent.store import LatentTable
-from seegaan.stats.permutation import CORRECTIONS, adjusted_pvalues, permutation_pvalues
+from seegaan.stats.blocks import Permuter, feature_level, group_ids, resolve_scheme
+from seegaan.stats.permutation import CORRECTIONS, NullStream, power_notes
 from seegaan.utils.fsio import atomic_dir, write_json
 from seegaan.utils.progress import progress
 
 DEFAULT_ALPHA = 0.05
 BACKENDS = ("pspline", "pygam")
+# Written into every summary.json beside the maps (issue: one null map can look significant).
+PVALUE_MEANING = ("per-pixel p = share of permuted maps at least as extreme; with correction "
+                  "'none' about alpha of null pixels light up ON AVERAGE over many null maps, "
+                  "but one null map can light up far more; use --correction maxt for a claim "
+                  "about a single map (docs/sequences.md)")
 
 
 @dataclass
@@ -53,6 +62,9 @@ class PermutationResult:
     alpha: float
     correction: str
     seed: int
+    permute: str = "images"        # images | patients (whole-block)
+    exchangeability: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)   # warnings about the test's power
 
 
 @dataclass
@@ -112,6 +124,9 @@ class SequenceResult:
             "permutations": self.test.n_permutations if self.test else 0,
             "alpha": self.test.alpha if self.test else None,
             "correction": self.test.correction if self.test else None,
+            "permute": self.test.permute if self.test else None,
+            "exchangeability": self.test.exchangeability if self.test else None,
+            "warnings": self.test.notes if self.test else [],
             "seed": self.options.get("seed"),
             "decode": "deterministic (the autoencoder's fixed noise)",
             "options": self.options, "timings_s": self.timings,
@@ -123,6 +138,7 @@ class SequenceResult:
             out["significant_fraction"] = [float(m.mean()) for m in self.test.significant]
             out["significant_fraction_overall"] = float(tested.mean()) if tested.size else 0.0
             out["min_pvalue"] = float(self.test.pvalues[1:].min()) if tested.size else 1.0
+            out["pvalue_meaning"] = PVALUE_MEANING
         out["max_abs_diff"] = float(np.abs(self.diffs).max())
         return out
 
@@ -162,8 +178,13 @@ def permutation_test(ae: Autoencoder,
                      correction:   str = "none",         # none | fdr | maxt
                      seed:         int = 0,
                      batch_size:   int = 256,            # frames per decoder call
+                     groups:       np.ndarray | None = None,  # (n_rows,) patient of each row
+                     permute:      str = "auto",         # auto | images | patients
                      ) -> PermutationResult:
     """Per-pixel permutation p-values of the subtractions ``diffs`` (frame 0 is not tested).
+
+    ``groups`` (patient ids) with ``permute`` ``auto`` or ``patients`` shuffles whole
+    patients between patients with as many films (:class:`seegaan.stats.Permuter`).
 
     Example::
 
@@ -174,13 +195,17 @@ def permutation_test(ae: Autoencoder,
     if permutations < 1:
         raise OptionError(f"--permutations {permutations}: must be at least 1 for a test")
     n_rows = builder.n_rows if n_rows is None else n_rows
-    rng = np.random.default_rng(seed)
-    perms = np.stack([rng.permutation(n_rows) for _ in range(permutations)])
+    scheme = resolve_scheme(permute, groups is not None)
+    permuter = Permuter(n_rows, groups if scheme == "patients" else None, scheme, seed)
     n_frames = len(diffs)
-    # The null of every frame minus frame 0 for every permutation; the maps are needed in
-    # full by the max-statistic correction (B·T·S² float32: 16 MB at 64×64, 260 MB at 256²,
-    # for B = 100 and T = 10).
-    null = np.empty((permutations,) + diffs.shape, dtype=np.float32)
+    tested = np.zeros(diffs.shape, dtype=bool)
+    tested[1:] = True
+    notes = power_notes(permutations, alpha, correction, int(tested.sum()))
+    if permuter.log_count() < np.log(permutations + 1):
+        notes.append(f"--permute {scheme}: only about {np.exp(permuter.log_count()):.0f} "
+                     f"distinct permutations exist for these rows, fewer than B = "
+                     f"{permutations}; p-values repeat permutations")
+    null = NullStream(diffs, tested, correction, permutations)
     # A local path starts at w_E whatever the pairing: decode frame 0 once, not B times.
     first = 1 if getattr(builder, "fixed_start", False) else 0
     start_frame = None
@@ -188,29 +213,38 @@ def permutation_test(ae: Autoencoder,
         start_frame = decode_latents(ae, builder.path()[:1], batch_size)[0]
     per_chunk = max(1, batch_size // (n_frames - first))
     chunks = range(0, permutations, per_chunk)
-    for start in progress(chunks, desc="permutations", total=len(chunks), unit="batch"):
-        p = perms[start:start + per_chunk]
-        paths = builder.paths(p)[:, first:]                        # (b, T or T-1, D)
-        frames = decode_latents(ae, paths.reshape(-1, paths.shape[-1]), batch_size)
-        frames = frames.reshape(len(p), n_frames - first, *frames.shape[1:])
-        if first:
-            null[start:start + len(p), 0] = 0.0
-            null[start:start + len(p), 1:] = frames - start_frame
-        else:
-            null[start:start + len(p)] = frames - frames[:, :1]
-    tested = np.zeros(diffs.shape, dtype=bool)
-    tested[1:] = True
-    raw = np.ones(diffs.shape)
-    raw[1:] = permutation_pvalues(diffs[1:], null[:, 1:])
-    adjusted = raw if correction == "none" else adjusted_pvalues(diffs, null, correction, tested)
+    try:
+        for start in progress(chunks, desc="permutations", total=len(chunks), unit="batch"):
+            p = permuter.draw(min(per_chunk, permutations - start))
+            paths = builder.paths(p)[:, first:]                        # (b, T or T-1, D)
+            frames = decode_latents(ae, paths.reshape(-1, paths.shape[-1]), batch_size)
+            frames = frames.reshape(len(p), n_frames - first, *frames.shape[1:])
+            if first:
+                batch = np.empty((len(p),) + diffs.shape, dtype=np.float32)
+                batch[:, 0] = 0.0
+                batch[:, 1:] = frames - start_frame
+            else:
+                batch = frames - frames[:, :1]
+            null.add(batch)
+        raw, adjusted = null.finish()
+    finally:
+        null.close()
     return PermutationResult(raw.astype(np.float32), adjusted.astype(np.float32),
-                             adjusted <= alpha, permutations, alpha, correction, seed)
+                             adjusted <= alpha, permutations, alpha, correction, seed,
+                             scheme, permuter.describe(), notes)
+
+
+def check_memory(ae: Autoencoder, frames: int, rows: int, permutations: int, batch_size: int,
+                 correction: str) -> None:
+    """Refuse a run that does not fit in this machine's memory (or the maxt spool on disk)."""
+    check_budget(estimate_sequence(frames, int(ae.image_size), int(ae.w_dim), rows,
+                                   permutations, batch_size, correction))
 
 
 def _run(ae: Autoencoder, table: LatentTable, sel: Selection, builder: PathBuilder, mode: str,
          value_name: str, options: dict[str, Any], permutations: int, alpha: float,
          correction: str, seed: int, batch_size: int, t_start: float,
-         image_id: str | None = None) -> SequenceResult:
+         image_id: str | None = None, permute: str = "auto") -> SequenceResult:
     timings = {"select_s": time.perf_counter() - t_start}
     t0 = time.perf_counter()
     path = builder.path()
@@ -222,12 +256,16 @@ def _run(ae: Autoencoder, table: LatentTable, sel: Selection, builder: PathBuild
     test = None
     if permutations > 0:
         t0 = time.perf_counter()
+        groups = group_ids(sel.meta)
         test = permutation_test(ae, builder, diffs, len(sel.w), permutations, alpha, correction,
-                                seed, batch_size)
+                                seed, batch_size, groups, permute)
+        values = sel.is_to if sel.kind == "qualitative" else sel.x
+        test.exchangeability["feature_level"] = feature_level(values, groups)
         timings["permutations_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     options = dict(options, permutations=permutations, alpha=alpha if permutations else None,
-                   correction=correction, seed=seed, batch_size=batch_size)
+                   correction=correction, seed=seed, batch_size=batch_size,
+                   permute=test.permute if test else None)
     return SequenceResult(mode, sel.feature, sel.kind, np.asarray(builder.values, dtype=np.float64),
                           value_name, path, frames, diffs, sel, test, image_id, options,
                           {k: round(v, 4) for k, v in timings.items()})
@@ -246,6 +284,7 @@ def global_sequence(ae: Autoencoder, table: LatentTable, feature: str, *,
                     correction:   str = "none",             # none | fdr | maxt
                     seed:         int = 0,                  # permutation seed
                     batch_size:   int = 256,                # frames per decoder call
+                    permute:      str = "auto",             # auto | images | patients
                     ) -> SequenceResult:
     """A global sequence for ``feature`` over the images of ``split``.
 
@@ -261,6 +300,8 @@ def global_sequence(ae: Autoencoder, table: LatentTable, feature: str, *,
     alpha = check_test_options(permutations, alpha, correction)
     if frames < 2:
         raise OptionError(f"--frames {frames}: need at least 2")
+    resolve_scheme(permute, True)
+    check_memory(ae, frames, len(table.w), permutations, batch_size, correction)
     if backend not in BACKENDS:
         raise OptionError(f"--backend {backend}: choose from {', '.join(BACKENDS)}")
     lo, hi = percentiles
@@ -278,7 +319,7 @@ def global_sequence(ae: Autoencoder, table: LatentTable, feature: str, *,
         value_name = feature
         options.update(percentiles=[lo, hi], backend=backend)
     return _run(ae, table, sel, builder, "global", value_name, options, permutations, alpha,
-                correction, seed, batch_size, t_start)
+                correction, seed, batch_size, t_start, permute=permute)
 
 
 def local_sequence(ae: Autoencoder, table: LatentTable, feature: str, image_id: str, *,
@@ -292,6 +333,7 @@ def local_sequence(ae: Autoencoder, table: LatentTable, feature: str, image_id: 
                    correction:   str = "none",
                    seed:         int = 0,
                    batch_size:   int = 256,
+                   permute:      str = "auto",
                    ) -> SequenceResult:
     """A local sequence: image ``image_id``'s latent w_E moved by λ·(w̄_to − w̄_from).
 
@@ -306,6 +348,8 @@ def local_sequence(ae: Autoencoder, table: LatentTable, feature: str, image_id: 
     alpha = check_test_options(permutations, alpha, correction)
     if frames < 2:
         raise OptionError(f"--frames {frames}: need at least 2")
+    resolve_scheme(permute, True)
+    check_memory(ae, frames, len(table.w), permutations, batch_size, correction)
     if not lambda_max > 0:
         raise OptionError(f"--lambda-max {lambda_max}: must be positive")
     row = find_image(table, image_id)
@@ -314,7 +358,7 @@ def local_sequence(ae: Autoencoder, table: LatentTable, feature: str, image_id: 
     builder = LocalPath(sel.w, sel.is_to, table.w[row], frames, lambda_max)
     options = {"frames": frames, "split": split, "kind": "qualitative", "lambda_max": lambda_max}
     return _run(ae, table, sel, builder, "local", "λ", options, permutations, alpha,
-                correction, seed, batch_size, t_start, image_id=str(image_id))
+                correction, seed, batch_size, t_start, image_id=str(image_id), permute=permute)
 
 
 def write_sequence(result: SequenceResult, out_dir: str | os.PathLike, overwrite: bool = False,
@@ -350,7 +394,8 @@ def write_sequence(result: SequenceResult, out_dir: str | os.PathLike, overwrite
             corr = "" if t.correction == "none" else f", {t.correction}"
             save_figure(difference_strip(result.masked_diffs, labels, vlim=vlim,
                                          title=f"{result.title}: p ≤ {t.alpha}{corr} "
-                                               f"({t.n_permutations} permutations)",
+                                               f"({t.n_permutations} permutations of "
+                                               f"{t.permute})",
                                          cbar_label="significant difference"),
                         tmp / "significant.png")
             arrays.update(pvalues=t.pvalues, pvalues_adjusted=t.adjusted,

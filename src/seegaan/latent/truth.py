@@ -1,60 +1,56 @@
-"""Do the sequences show the truth? Measure them with the virtual cohort's oracle.
+"""Do the sequences show the truth? The generic scoring of a sequence against known factors.
 
-On the virtual cohort every image has known generating factors (``gt_ctr`` heart size,
-``gt_breast``, ``gt_bmd``, ...), and the oracle reads them back from any image, decoded
-frames included. So a sequence can be scored against what really differs in the cohort:
+Given a *readout* (something that reads a factor from an image, e.g. the virtual cohort's
+oracle) and the true factor values of the rows a sequence was built from, each check
+compares
 
-- the oracle's change of the factor from the first to the last frame (``change``);
-- the true effect over the same step (``true_effect``): the difference of the factor's mean
-  between the two groups (qualitative features), or its linear slope on the feature times
-  the frame range (quantitative features), both over the rows the sequence was built from;
-- ``ratio = change / true_effect`` (1: the sequence shows the whole true effect) and the
-  Spearman correlation of the factor with the frame index (``spearman``, signed so that the
-  expected direction is positive).
+- the readout's change of the factor from the first to the last frame (``change``), with a
+  95% bootstrap interval over patients (the sequence rebuilt from resampled patients);
+- the true effect over the same step (``true_effect``), with its interval from the same
+  resamples: the difference of the factor's group means (qualitative), its linear slope on
+  the feature times the frame range (quantitative), or the group difference times the last λ
+  (local sequences, which move one image by λ group differences);
+- ``ratio = change / true_effect`` against a **two-sided** tolerance band (an exaggerated
+  effect fails as well as a missing one), and optionally Spearman's ρ along the frames.
 
-A check passes when the change has the expected sign and, where the check sets them, the
-ratio and ρ reach their targets. Image processing (the vendor) is not a body factor, so its
-check is a pattern check: the correlation between the sequence's end-to-end subtraction and
-the true difference map of the two groups.
+Blur must not pass a check by itself: blurring an image moves a CNN readout (on the virtual
+cohort, bone density and fat fall with blur). Every readout here is therefore
+*sharpness-matched*: each frame is blurred until its high-frequency energy equals that of the
+blurriest frame of the sequence (:func:`matched_readout`), so a sequence that only blurs reads
+as no change. The blur-only control (:func:`blur_sequence`) checks that this works.
 
-This module holds the scoring shared by every caller (:class:`TruthCheck`,
-:func:`score_sequence`, :func:`pattern_row`, :func:`write_truth`) and the standalone scorer
-of a latent table's global sequences (:func:`evaluate_truth`, :data:`DEFAULT_CHECKS`). The
-demo's stage 10 (``seegaan.demo.truth``) scores its figures' sequences with the same pieces.
-``truth.csv`` has one row per check: ``check, measured, target, pass`` first (what the
-report shows), then the numbers behind them.
+Besides the causal checks: off-target rows (the factors a feature is not about must change by
+no more than their true association plus a band) and a pattern check (the end-to-end
+subtraction against a true difference map, inside a mask). What is checked, with which
+factors, lives with the data that knows them (``seegaan.validate``).
+
+``truth.csv`` has one row per check: ``check, measured, target, pass`` first (what the report
+shows), then the numbers behind them.
 
 Example::
 
-    from seegaan.cohort.oracle import load_oracle
-    table = load_latents("latents.parquet")
-    ae = seegaan.load_autoencoder()
-    df = evaluate_truth(ae, table, load_oracle(ae.image_size))
-    write_truth(df, "runs/demo/truth")
-
-or ``python -m seegaan.latent.truth CHECKPOINT|demo LATENTS --out DIR``.
+    boot = bootstrap_ends(ae, res, n_boot=100)
+    row = score_sequence(chk, res, matched_readout(oracle.predict, res.frames, chk.factor), y,
+                         boot=boot, predict=oracle.predict)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from seegaan.errors import InputError
 from seegaan.latent.protocol import Autoencoder, decode_latents
 from seegaan.latent.select import Selection
-from seegaan.latent.sequence import global_sequence
-from seegaan.latent.store import LatentTable
 from seegaan.utils.fsio import atomic_dir, write_json
+
+Predict = Callable[[np.ndarray], pd.DataFrame]
 
 
 class Oracle(Protocol):
@@ -62,7 +58,11 @@ class Oracle(Protocol):
 
 
 class SequenceLike(Protocol):
-    """What the scorers read of a sequence (a SequenceResult, or the demo's reloaded one)."""
+    """What the scorers read of a sequence (a SequenceResult, or the demo's reloaded one).
+
+    Optional: ``mode`` ("global" | "local") and ``path`` (T, D), which a local sequence needs
+    to be rebuilt for the bootstrap.
+    """
 
     values:    np.ndarray   # (T,) t, feature value or λ of each frame
     frames:    np.ndarray   # (T, S, S) decoded frames
@@ -72,41 +72,195 @@ class SequenceLike(Protocol):
 
 @dataclass(frozen=True)
 class TruthCheck:
-    name:         str                  # the claim, in words
-    sequence:     str                  # the sequence scored: a latent-table feature here, a
-                                       # key of the demo's sequences in seegaan.demo.truth
-    factor:       str                  # gt_* column the oracle reads; for a pattern check,
-                                       # what the difference map shows
-    sign:         int = +1             # expected direction of the factor's change (+1 / −1)
-    min_ratio:    float | None = None  # end-to-end change / true effect, at least
-    min_spearman: float | None = None  # monotone along the frames (signed ρ), at least
-    min_pattern:  float | None = None  # set: a pattern check; correlation of the subtraction
-                                       # with the true difference map, at least
+    name:         str                        # the claim, in words
+    sequence:     str                        # which sequence is scored (a feature, or a key)
+    factor:       str                        # the readout's column; for a pattern check, what
+                                             # the difference map shows
+    sign:         int = +1                   # expected direction of the factor's change
+    band:         tuple[float, float] = (0.7, 1.3)  # change / true effect must lie inside
+    min_spearman: float | None = None        # monotone along the frames (signed ρ), at least
+    min_pattern:  float | None = None        # set: a pattern check (correlation, at least)
+    off_target:   tuple[str, ...] = ()       # factors the feature is not about (one row)
+    off_tol:      float = 0.15               # |change − true| ≤ off_tol × factor's 5-95% range
 
     @property
     def is_pattern(self) -> bool:
         return self.min_pattern is not None
 
 
-DEFAULT_CHECKS = (
-    TruthCheck("AHF− → AHF+ enlarges the heart", "ahf", "gt_ctr", +1,
-               min_ratio=0.7, min_spearman=0.9),
-    TruthCheck("F → M reduces breast tissue", "sex", "gt_breast", -1),
-    TruthCheck("age lowers bone density", "age", "gt_bmd", -1),
-    TruthCheck("Carestream → GE changes the vendor processing", "manufacturer",
-               "image processing", min_pattern=0.5),
-)
-# The groups each feature's global sequence goes between; (None, None) lets the sequence
-# decide (a regression path for a numeric feature, the only two levels otherwise).
-DEFAULT_LEVELS: dict[str, tuple[str | None, str | None]] = {
-    "ahf": ("0", "1"), "sex": ("F", "M"), "age": (None, None),
-    "manufacturer": ("Carestream", "GE"),
-}
 # The order of truth.csv: the report shows every column, the words first.
-COLUMNS = ("check", "measured", "target", "pass", "sequence", "factor", "change", "true_effect",
-           "ratio", "spearman", "pattern_correlation")
+COLUMNS = ("check", "measured", "target", "pass", "sequence", "factor", "change", "change_lo",
+           "change_hi", "true_effect", "true_lo", "true_hi", "ratio", "ratio_lo", "ratio_hi",
+           "spearman", "pattern_correlation", "blur_ratio", "blur_pass", "raw_blur_ratio",
+           "raw_blur_pass")
 
 
+# -- sharpness-matched readout ----------------------------------------------------------------
+def _unit(x: np.ndarray) -> np.ndarray:
+    lo, hi = x.min(), x.max()
+    return (x - lo) / max(hi - lo, 1e-6)
+
+
+def high_frequency(x: np.ndarray) -> float:
+    """Energy of the image above ~1 px scale (after min–max scaling, as the oracle sees it)."""
+    from scipy.ndimage import gaussian_filter
+
+    u = _unit(np.asarray(x, dtype=np.float64))
+    return float(np.mean((u - gaussian_filter(u, 1.0, mode="nearest")) ** 2))
+
+
+def blur_to(x: np.ndarray, target: float, max_sigma: float = 4.0, steps: int = 16) -> np.ndarray:
+    """``x`` Gaussian-blurred (bisection on σ) until its high-frequency energy is ``target``."""
+    from scipy.ndimage import gaussian_filter
+
+    if high_frequency(x) <= target * 1.001:
+        return x
+    lo, hi = 0.0, max_sigma
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        if high_frequency(gaussian_filter(x, mid, mode="nearest")) > target:
+            lo = mid
+        else:
+            hi = mid
+    return gaussian_filter(x, hi, mode="nearest").astype(np.float32)
+
+
+def match_sharpness(frames: np.ndarray) -> np.ndarray:
+    """Every frame blurred to the high-frequency energy of the blurriest one."""
+    frames = np.asarray(frames, dtype=np.float32)
+    target = min(high_frequency(f) for f in frames)
+    return np.stack([blur_to(f, target) for f in frames])
+
+
+def readout(predict: Predict, frames: np.ndarray, factor: str) -> np.ndarray:
+    """The readout's ``factor`` on each of ``(T, S, S)`` frames, as float64 (no matching)."""
+    return predict(np.asarray(frames)[:, None].astype(np.float32))[factor].to_numpy(dtype=np.float64)
+
+
+def matched_readout(predict: Predict, frames: np.ndarray, factors: str | Sequence[str]
+                    ) -> np.ndarray | dict[str, np.ndarray]:
+    """Readout after :func:`match_sharpness`: blur alone then reads as no change.
+
+    One factor name gives its (T,) array; a list gives a dict of them.
+    """
+    df = predict(match_sharpness(frames)[:, None])
+    if isinstance(factors, str):
+        return df[factors].to_numpy(dtype=np.float64)
+    return {f: df[f].to_numpy(dtype=np.float64) for f in factors}
+
+
+def blur_sequence(frame: np.ndarray, frames: int = 10, sigma_max: float = 2.0) -> np.ndarray:
+    """The negative control: ``frame`` blurred progressively, σ = 0 … ``sigma_max`` px."""
+    from scipy.ndimage import gaussian_filter
+
+    return np.stack([frame if s == 0 else gaussian_filter(frame, s, mode="nearest")
+                     for s in np.linspace(0.0, sigma_max, frames)]).astype(np.float32)
+
+
+# -- true effects and the bootstrap -------------------------------------------------------------
+def _is_local(seq: SequenceLike) -> bool:
+    return getattr(seq, "mode", "global") == "local"
+
+
+def true_effect(seq: SequenceLike, y: np.ndarray, rows: np.ndarray | None = None) -> float:
+    """The cohort's own change of a factor over the sequence's step.
+
+    ``y`` is the factor on the rows of ``seq.selection`` (NaN where unknown); ``rows``
+    (optional) resamples them. Qualitative: mean of the "to" group minus mean of the "from"
+    group (times the last λ for a local sequence). Quantitative: the factor's linear slope on
+    the feature times the range of the frames' feature values.
+
+    Example::
+
+        true_effect(res, table.meta["gt_ctr"].to_numpy()[res.selection.rows])
+    """
+    sel = seq.selection
+    idx = np.arange(len(y)) if rows is None else rows
+    y = np.asarray(y, dtype=np.float64)[idx]
+    if sel.kind == "qualitative":
+        is_to = sel.is_to[idx]
+        diff = float(np.nanmean(y[is_to]) - np.nanmean(y[~is_to]))
+        return diff * float(seq.values[-1] - seq.values[0]) if _is_local(seq) else diff
+    x = sel.x[idx]
+    ok = np.isfinite(x) & np.isfinite(y)
+    slope = np.polyfit(x[ok], y[ok], 1)[0]
+    return float(slope * (seq.values[-1] - seq.values[0]))
+
+
+def _end_latents(seq: SequenceLike, rows: np.ndarray) -> np.ndarray:
+    """The first and last latent of the sequence rebuilt from ``rows`` of its selection."""
+    from seegaan.latent.paths import GroupMeanPath, LocalPath, RegressionPath
+
+    sel = seq.selection
+    if _is_local(seq):
+        b = LocalPath(sel.w[rows], sel.is_to[rows], np.asarray(seq.path)[0], frames=2,
+                      lambda_max=float(seq.values[-1]))
+    elif sel.kind == "qualitative":
+        b = GroupMeanPath(sel.w[rows], sel.is_to[rows], frames=2)
+    else:
+        b = RegressionPath(sel.x[rows], sel.w[rows], np.asarray(seq.values)[[0, -1]])
+    return b.path()
+
+
+@dataclass
+class Bootstrap:
+    """Resamples of a sequence's patients and the end frames each resample decodes to."""
+
+    rows:   list[np.ndarray]                   # row indices into the selection, per resample
+    frames: np.ndarray                         # (R, 2, S, S) first and last frame
+    seed:   int = 0
+    cache:  dict[str, np.ndarray] = field(default_factory=dict)
+
+    def change(self, predict: Predict, factor: str) -> np.ndarray:
+        """(R,) sharpness-matched change of ``factor`` from the first to the last frame."""
+        if factor not in self.cache:
+            vals = np.array([matched_readout(predict, f, factor) for f in self.frames])
+            self.cache[factor] = vals[:, 1] - vals[:, 0]
+        return self.cache[factor]
+
+
+def bootstrap_ends(ae: Autoencoder, seq: SequenceLike, n_boot: int = 100, seed: int = 0,
+                   batch_size: int = 256) -> Bootstrap:
+    """Resample patients (with replacement; rows without a patient id are their own
+    patient), rebuild the sequence's path from each resample and decode its two ends.
+
+    Example::
+
+        boot = bootstrap_ends(ae, res, n_boot=100)
+        lo, hi = np.percentile(boot.change(oracle.predict, "gt_ctr"), [2.5, 97.5])
+    """
+    from seegaan.stats.blocks import group_ids
+
+    sel = seq.selection
+    groups = group_ids(sel.meta)
+    groups = np.arange(len(sel.w)).astype(str) if groups is None else groups
+    codes, uniq = pd.factorize(pd.Series(groups))
+    members = [np.flatnonzero(codes == k) for k in range(len(uniq))]
+    rng = np.random.default_rng(seed)
+    rows, latents = [], []
+    while len(rows) < n_boot:
+        pick = rng.integers(0, len(members), len(members))
+        r = np.concatenate([members[k] for k in pick])
+        if sel.kind == "qualitative" and (sel.is_to[r].sum() < 1 or (~sel.is_to[r]).sum() < 1):
+            continue                           # a resample without one of the groups
+        if sel.kind == "quantitative" and np.ptp(sel.x[r]) == 0:
+            continue
+        rows.append(r)
+        latents.append(_end_latents(seq, r))
+    frames = decode_latents(ae, np.concatenate(latents), batch_size)
+    return Bootstrap(rows, frames.reshape(n_boot, 2, *frames.shape[1:]), seed)
+
+
+def _ci(values: np.ndarray) -> tuple[float, float]:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(v, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+# -- rows ---------------------------------------------------------------------------------------
 def _spearman(y: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
@@ -117,83 +271,142 @@ def _spearman(y: np.ndarray) -> float:
     return float(spearmanr(np.arange(len(y)), y).statistic)
 
 
-def readout(predict: Callable[[np.ndarray], pd.DataFrame], frames: np.ndarray,
-            factor: str) -> np.ndarray:
-    """The oracle's ``factor`` on each of a sequence's ``(T, S, S)`` frames, as float64."""
-    return predict(frames[:, None].astype(np.float32))[factor].to_numpy(dtype=np.float64)
-
-
-def true_effect(seq: SequenceLike, y: np.ndarray) -> float:
-    """The cohort's own change of a factor over the sequence's step.
-
-    ``y`` is the factor on the rows of ``seq.selection`` (NaN where unknown). Qualitative:
-    mean of the "to" group minus mean of the "from" group. Quantitative: the factor's linear
-    slope on the feature times the range of the frames' feature values.
-
-    Example::
-
-        true_effect(res, table.meta["gt_ctr"].to_numpy()[res.selection.rows])
-    """
-    sel = seq.selection
-    y = np.asarray(y, dtype=np.float64)
-    if sel.kind == "qualitative":
-        return float(np.nanmean(y[sel.is_to]) - np.nanmean(y[~sel.is_to]))
-    ok = np.isfinite(sel.x) & np.isfinite(y)
-    slope = np.polyfit(sel.x[ok], y[ok], 1)[0]
-    return float(slope * (seq.values[-1] - seq.values[0]))
-
-
 def _target_text(chk: TruthCheck) -> str:
     if chk.is_pattern:
         return f"correlation ≥ {chk.min_pattern:g}"
-    parts = ["rises" if chk.sign > 0 else "falls"]
-    if chk.min_ratio is not None:
-        parts.append(f"ratio ≥ {chk.min_ratio:g}")
+    lo, hi = chk.band
+    parts = [f"{'rises' if chk.sign > 0 else 'falls'}; ratio {lo:g}–{hi:g}"]
     if chk.min_spearman is not None:
         parts.append(f"ρ ≥ {chk.min_spearman:g}")
     return "; ".join(parts)
 
 
-def score_sequence(chk: TruthCheck, seq: SequenceLike, measured: np.ndarray,
-                   y: np.ndarray) -> dict[str, Any]:
-    """One row: the oracle's readout ``measured`` (factor per frame) against ``chk``.
+def passes(chk: TruthCheck, change: float, truth: float, rho: float) -> bool:
+    """Direction, ratio inside the band, and (if set) monotone enough."""
+    ratio = change / truth if truth != 0 and np.isfinite(truth) else float("nan")
+    ok = bool(np.sign(change) == chk.sign) and bool(np.isfinite(ratio)
+                                                  and chk.band[0] <= ratio <= chk.band[1])
+    if chk.min_spearman is not None:
+        ok = ok and rho >= chk.min_spearman
+    return ok
 
-    ``y`` is the true factor on the sequence's rows (see :func:`true_effect`).
+
+def score_sequence(chk: TruthCheck, seq: SequenceLike, measured: np.ndarray, y: np.ndarray,
+                   boot: Bootstrap | None = None, predict: Predict | None = None
+                   ) -> dict[str, Any]:
+    """One row: the readout ``measured`` (factor per frame) against ``chk``.
+
+    ``y`` is the true factor on the sequence's rows (see :func:`true_effect`); ``boot`` with
+    ``predict`` adds 95% intervals for the change, the true effect and the ratio.
 
     Example::
 
-        row = score_sequence(chk, res, readout(oracle.predict, res.frames, chk.factor), y)
+        row = score_sequence(chk, res, matched_readout(oracle.predict, res.frames, chk.factor), y)
         row["pass"]   # "pass" | "fail"
     """
     truth = true_effect(seq, y)
     change = float(measured[-1] - measured[0])
     ratio = change / truth if truth != 0 and np.isfinite(truth) else float("nan")
     rho = _spearman(measured) * chk.sign
-    ok = [bool(np.sign(change) == chk.sign)]
-    if chk.min_ratio is not None:
-        ok.append(bool(np.isfinite(ratio) and ratio >= chk.min_ratio))
-    if chk.min_spearman is not None:
-        ok.append(rho >= chk.min_spearman)
-    return {"check": chk.name, "sequence": chk.sequence, "factor": chk.factor,
-            "measured": f"Δ {change:+.3g} (true {truth:+.3g}; ratio {ratio:.2f}; ρ {rho:.2f})",
-            "target": _target_text(chk), "pass": "pass" if all(ok) else "fail",
-            "change": change, "true_effect": truth, "ratio": ratio, "spearman": rho}
+    row = {"check": chk.name, "sequence": chk.sequence, "factor": chk.factor,
+           "target": _target_text(chk), "pass": "pass" if passes(chk, change, truth, rho) else "fail",
+           "change": change, "true_effect": truth, "ratio": ratio, "spearman": rho}
+    text = f"Δ {change:+.3g}"
+    if boot is not None and predict is not None:
+        changes = boot.change(predict, chk.factor)
+        truths = np.array([true_effect(seq, y, r) for r in boot.rows])
+        row["change_lo"], row["change_hi"] = _ci(changes)
+        row["true_lo"], row["true_hi"] = _ci(truths)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            row["ratio_lo"], row["ratio_hi"] = _ci(changes / truths)
+        text += f" [{row['change_lo']:+.3g}, {row['change_hi']:+.3g}]"
+        row["measured"] = (f"{text} vs true {truth:+.3g} [{row['true_lo']:+.3g}, "
+                           f"{row['true_hi']:+.3g}]; ratio {ratio:.2f} [{row['ratio_lo']:.2f}, "
+                           f"{row['ratio_hi']:.2f}]; ρ {rho:.2f}")
+    else:
+        row["measured"] = f"{text} (true {truth:+.3g}; ratio {ratio:.2f}; ρ {rho:.2f})"
+    return row
 
 
-def pattern_row(chk: TruthCheck, seq: SequenceLike, true_map: np.ndarray) -> dict[str, Any]:
-    """One row: does the end-to-end subtraction look like ``true_map``, the groups' difference?
+def blur_control(chk: TruthCheck, seq: SequenceLike, predict: Predict, y: np.ndarray,
+                 sigma_max: float = 2.0) -> dict[str, Any]:
+    """The check applied to frame 0 blurred progressively (no latent change): it must fail.
+
+    Returns the columns ``blur_ratio, blur_pass`` (sharpness-matched, as every check reads)
+    and ``raw_blur_ratio, raw_blur_pass`` (plain readout: what a check without matching
+    would conclude).
+    """
+    frames = blur_sequence(np.asarray(seq.frames)[0], len(seq.frames), sigma_max)
+    truth = true_effect(seq, y)
+    out = {}
+    for key, vals in (("blur", matched_readout(predict, frames, chk.factor)),
+                      ("raw_blur", readout(predict, frames, chk.factor))):
+        change = float(vals[-1] - vals[0])
+        out[f"{key}_ratio"] = change / truth if truth else float("nan")
+        out[f"{key}_pass"] = "pass" if passes(chk, change, truth, _spearman(vals) * chk.sign) else "fail"
+    return out
+
+
+def factor_range(y: np.ndarray) -> float:
+    """The 5th–95th percentile range of a factor (the scale of the off-target band)."""
+    y = np.asarray(y, dtype=np.float64)
+    y = y[np.isfinite(y)]
+    return float(np.ptp(np.percentile(y, [5, 95]))) if len(y) else float("nan")
+
+
+def off_target_row(chk: TruthCheck, seq: SequenceLike, readouts: dict[str, np.ndarray],
+                   truths: dict[str, np.ndarray], ranges: dict[str, float],
+                   name: str | None = None) -> dict[str, Any]:
+    """One row: the factors in ``chk.off_target`` change as much as they truly differ
+    (their association with the feature), give or take ``off_tol`` of their range.
+
+    ``readouts``: factor -> (T,) readout; ``truths``: factor -> true values on the rows;
+    ``ranges``: factor -> 5-95% range. The worst factor is named.
+    """
+    worst, worst_f, parts = -1.0, "", []
+    for f in chk.off_target:
+        change = float(readouts[f][-1] - readouts[f][0])
+        excess = abs(change - true_effect(seq, truths[f])) / ranges[f]
+        parts.append(f"{f} {excess:.0%}")
+        if excess > worst:
+            worst, worst_f = excess, f
+    return {"check": name or f"{chk.name}: off-target factors stay put",
+            "sequence": chk.sequence, "factor": ", ".join(chk.off_target),
+            "measured": f"|Δ − true| / range: {', '.join(parts)} (worst {worst_f})",
+            "target": f"each ≤ {chk.off_tol:.0%} of its range",
+            "pass": "pass" if worst <= chk.off_tol else "fail", "change": worst}
+
+
+def pattern_row(chk: TruthCheck, seq: SequenceLike, true_map: np.ndarray,
+                mask: np.ndarray | None = None, boot: Bootstrap | None = None,
+                where: str = "") -> dict[str, Any]:
+    """One row: does the end-to-end subtraction look like ``true_map`` inside ``mask``?
 
     Example::
 
-        row = pattern_row(chk, res, ge_mean - carestream_mean)
+        row = pattern_row(chk, res, counterfactual_vendor_map, mask=body_mask(64))
     """
-    corr = float(np.corrcoef(seq.diffs[-1].ravel(), true_map.ravel())[0, 1])
-    return {"check": chk.name, "sequence": chk.sequence, "factor": chk.factor,
-            "measured": f"correlation {corr:.2f}", "target": _target_text(chk),
-            "pass": "pass" if corr >= chk.min_pattern else "fail",
-            "change": float(np.abs(seq.diffs[-1]).mean()),
-            "true_effect": float(np.abs(true_map).mean()), "ratio": float("nan"),
-            "spearman": float("nan"), "pattern_correlation": corr}
+    mask = np.ones(true_map.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+
+    def corr(d: np.ndarray) -> float:
+        a, b = d[mask].ravel(), true_map[mask].ravel()
+        # A map that is flat where it is scored shows no pattern at all.
+        if np.std(a) == 0 or np.std(b) == 0:
+            return 0.0
+        return float(np.corrcoef(a, b)[0, 1])
+
+    c = corr(np.asarray(seq.diffs)[-1])
+    row = {"check": chk.name, "sequence": chk.sequence, "factor": chk.factor,
+           "target": _target_text(chk), "pass": "pass" if c >= chk.min_pattern else "fail",
+           "change": float(np.abs(np.asarray(seq.diffs)[-1][mask]).mean()),
+           "true_effect": float(np.abs(true_map[mask]).mean()), "pattern_correlation": c}
+    text = f"correlation {c:.2f}"
+    if boot is not None:
+        lo, hi = _ci([corr(f[1] - f[0]) for f in boot.frames])
+        row["change_lo"], row["change_hi"] = lo, hi
+        text += f" [{lo:.2f}, {hi:.2f}]"
+    row["measured"] = text + (f" ({where})" if where else "")
+    return row
 
 
 def unavailable_row(chk: TruthCheck, why: str) -> dict[str, Any]:
@@ -208,137 +421,34 @@ def truth_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df.reindex(columns=[c for c in COLUMNS if c in df.columns])
 
 
-class _TrueFactors:
-    """Ground-truth factor values of the table's rows: table columns, else oracle on images."""
-
-    def __init__(self, table: LatentTable, oracle: Oracle, data_dir: str | os.PathLike | None):
-        self.table, self.oracle = table, oracle
-        self.data_dir = data_dir or table.info.get("data_dir")
-        self._from_images: pd.DataFrame | None = None
-
-    def column(self, factor: str, rows: np.ndarray) -> np.ndarray:
-        if factor in self.table.meta.columns:
-            return self.table.meta[factor].to_numpy(dtype=np.float64)[rows]
-        if self._from_images is None:
-            self._from_images = self._read_images()
-        if factor not in self._from_images.columns:
-            raise InputError(f"oracle: reports no '{factor}' (it has "
-                             f"{', '.join(self._from_images.columns)})")
-        return self._from_images[factor].to_numpy(dtype=np.float64)[rows]
-
-    def _read_images(self) -> pd.DataFrame:
-        from seegaan.data.prepared import PreparedDataset
-
-        if not self.data_dir:
-            raise InputError("latent table: no gt_* columns and no data_dir to read the real "
-                             "images from (pass --data-dir)")
-        ds = PreparedDataset(self.data_dir)
-        pos = pd.Series(np.arange(len(ds.index)), index=ds.index["image_id"].astype(str))
-        ids = self.table.meta["image_id"].astype(str)
-        missing = ~ids.isin(pos.index)
-        if missing.any():
-            raise InputError(f"{self.data_dir}: image {ids[missing].iloc[0]} of the latent "
-                             "table is not in this dataset")
-        out = []
-        where = pos[ids].to_numpy()
-        for start in range(0, len(where), 256):
-            images = ds.load_images(where[start:start + 256]).numpy()
-            out.append(self.oracle.predict(images).reset_index(drop=True))
-        return pd.concat(out, ignore_index=True)
-
-
-def evaluate_truth(ae: Autoencoder, table: LatentTable, oracle: Oracle,
-                   split:    str = "test",                 # rows defining groups / regression
-                   frames:   int = 10,                     # frames per sequence
-                   checks:   tuple[TruthCheck, ...] = DEFAULT_CHECKS,  # sequence = feature
-                   levels:   dict[str, tuple[str | None, str | None]] = DEFAULT_LEVELS,
-                   data_dir: str | os.PathLike | None = None,  # real images, if no gt_* columns
-                   ) -> pd.DataFrame:
-    """One row per check on the table's global sequences (see :data:`COLUMNS`).
-
-    Each check's ``sequence`` names a feature of the table; its global sequence goes
-    between ``levels[feature]``. Checks whose feature is not in the table are ``n/a``, not
-    failed. A pattern check compares with the difference of the groups' mean reconstructions.
-    """
-    truth = _TrueFactors(table, oracle, data_dir)
-    seqs: dict[str, Any] = {}   # one sequence per feature, however many checks read it
-    rows = []
-    for chk in checks:
-        if chk.sequence not in table.meta.columns:
-            rows.append(unavailable_row(chk, "skipped: feature not in the latent table"))
-            continue
-        if chk.sequence not in seqs:
-            lo, hi = levels.get(chk.sequence, (None, None))
-            seqs[chk.sequence] = global_sequence(ae, table, chk.sequence, from_level=lo,
-                                                 to_level=hi, frames=frames, split=split,
-                                                 permutations=0)
-        seq = seqs[chk.sequence]
-        sel = seq.selection
-        if chk.is_pattern:
-            # Reconstructions, not the real images: the sequence can only show what the
-            # autoencoder keeps, and the table need not come with its images.
-            recon = decode_latents(ae, sel.w)
-            rows.append(pattern_row(chk, seq, recon[sel.is_to].mean(axis=0)
-                                    - recon[~sel.is_to].mean(axis=0)))
-            continue
-        measured = readout(oracle.predict, seq.frames, chk.factor)
-        rows.append(score_sequence(chk, seq, measured, truth.column(chk.factor, sel.rows)))
-    return truth_table(rows)
-
-
 def write_truth(df: pd.DataFrame, out_dir: str | os.PathLike,
-                info: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
-    """``truth.csv`` (the report's table), ``truth.md`` (the words, for notes) and
-    ``truth.json`` (every number at full precision, plus ``info``)."""
+                info: dict[str, Any] | None = None, overwrite: bool = False,
+                header: Sequence[str] = ()) -> Path:
+    """``truth.csv`` (the report's table), ``truth.md`` (``header`` lines, then the words)
+    and ``truth.json`` (every number at full precision, plus ``info`` and the header)."""
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         # Four significant digits: what the report shows; truth.json keeps the rest.
         df.to_csv(tmp / "truth.csv", index=False, float_format="%.4g")
-        lines = ["| check | measured | target | pass |", "|---|---|---|---|"]
+        lines = [*header, *([""] if header else []),
+                 "| check | measured | target | pass |", "|---|---|---|---|"]
         lines += ["| " + " | ".join(map(str, r)) + " |"
                   for r in df[["check", "measured", "target", "pass"]].itertuples(index=False)]
         (tmp / "truth.md").write_text("\n".join(lines) + "\n")
         # Through pandas' JSON so that missing numbers become null, which strict JSON
         # readers accept (json.dumps would write NaN).
         write_json(tmp / "truth.json", {"checks": json.loads(df.to_json(orient="records")),
-                                        **(info or {})})
+                                        "header": list(header), **(info or {})})
     return Path(out_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m seegaan.latent.truth CHECKPOINT LATENTS --out DIR``: score the sequences."""
-    import seegaan
-    from seegaan.errors import SeegaanError
-    from seegaan.latent.store import load_latents
+    """``python -m seegaan.latent.truth``: kept for old scripts; see seegaan.validate.checks."""
+    from seegaan.validate.checks import main as validate_main
 
-    ap = argparse.ArgumentParser(prog="python -m seegaan.latent.truth", description=__doc__.split("\n")[0])
-    ap.add_argument("checkpoint", help="checkpoint directory, or 'demo' for the bundled one")
-    ap.add_argument("latents")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--data-dir", default=None, help="prepared dataset, if the table lacks gt_*")
-    ap.add_argument("--split", default="test")
-    ap.add_argument("--frames", type=int, default=10)
-    ap.add_argument("--overwrite", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        from seegaan.cohort.oracle import load_oracle
-    except ImportError as err:
-        print(f"error: the cohort oracle is not available in this install ({err})", file=sys.stderr)
-        return 1
-    checkpoint = None if args.checkpoint == "demo" else args.checkpoint
-    try:
-        ae = seegaan.load_autoencoder(checkpoint)
-        table = load_latents(args.latents)
-        df = evaluate_truth(ae, table, load_oracle(ae.image_size), args.split, args.frames,
-                            data_dir=args.data_dir)
-        write_truth(df, args.out,
-                    {"checkpoint": args.checkpoint, "latents": args.latents,
-                     "split": args.split, "frames": args.frames}, overwrite=args.overwrite)
-    except SeegaanError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    print(df.to_string(index=False))
-    return 0
+    return validate_main(argv)
 
 
 if __name__ == "__main__":
+    import sys
+
     sys.exit(main())

@@ -1,0 +1,1 @@
+"""seegaan.validate: checks that know the virtual cohort (its factors, renderer and oracle)."""
