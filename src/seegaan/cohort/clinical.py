@@ -32,6 +32,7 @@ import pandas as pd
 from seegaan.cohort.subject import Subject
 from seegaan.cohort.vendors import NAMES as VENDOR_NAMES
 from seegaan.cohort.vendors import PROPORTIONS
+from seegaan.errors import OptionError
 
 BNPP_MAX = 70_000.0  # reported upper limit of the NT-proBNP assay (after dilution), pg/mL
 FILMS_EXTRA_MEAN = 0.7  # films per patient = 1 + Poisson(0.7): 1.7 on average, as in the paper
@@ -80,8 +81,22 @@ def sample_patients(n: int, seed: int, shortcut: bool = False) -> pd.DataFrame:
     })
 
 
-def sample_subjects(n_images: int, seed: int = 0, shortcut: bool = False) -> list[Subject]:
-    """Draw patients and their films until ``n_images`` radiographs; one Subject per film."""
+def sample_subjects(n_images: int, seed: int = 0, shortcut: bool = False, version: int = 2,
+                    device_log_odds: float | None = None) -> list[Subject]:
+    """Draw patients and their films until ``n_images`` radiographs; one Subject per film.
+
+    ``version`` 2 (the default) is the model of ``clinical_v2.py``; ``version=1`` reproduces
+    the original cohort exactly. ``device_log_odds`` (version 2 only) sets how strongly a
+    device goes with AHF; ``None`` takes the default, or the ``shortcut`` value.
+    """
+    if version == 2:
+        from seegaan.cohort.clinical_v2 import sample_subjects_v2
+
+        return sample_subjects_v2(n_images, seed, shortcut, device_log_odds)
+    if version != 1:
+        raise OptionError(f"--version {version}: choose 1 or 2")
+    if device_log_odds is not None:
+        raise OptionError("--device-log-odds: needs cohort version 2")
     pats = sample_patients(n_images, seed, shortcut)  # at most one patient per image
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
     films = 1 + rng.poisson(FILMS_EXTRA_MEAN, size=len(pats))
@@ -116,8 +131,11 @@ def sample_subjects(n_images: int, seed: int = 0, shortcut: bool = False) -> lis
 
 
 def subjects_frame(subjects: list[Subject]) -> pd.DataFrame:
-    """The clinical columns of ``cohort.csv`` (without ground truth) for a list of subjects."""
-    return pd.DataFrame({
+    """The clinical columns of ``cohort.csv`` (without ground truth) for a list of subjects.
+
+    Version-2 films add ``site``, ``egfr`` and ``projection`` after ``device``.
+    """
+    df = pd.DataFrame({
         "image_id": [s.image_id for s in subjects],
         "patient_id": [s.patient_id for s in subjects],
         "sex": [s.sex for s in subjects], "age": [s.age for s in subjects],
@@ -125,3 +143,8 @@ def subjects_frame(subjects: list[Subject]) -> pd.DataFrame:
         "manufacturer": [s.manufacturer for s in subjects],
         "device": [s.device for s in subjects],
     })
+    if subjects and all(s.version == 2 for s in subjects):
+        df["site"] = [s.site for s in subjects]
+        df["egfr"] = [s.egfr for s in subjects]
+        df["projection"] = ["AP" if s.ap else "PA" for s in subjects]
+    return df

@@ -30,6 +30,7 @@ from scipy import ndimage
 from seegaan.cohort.anatomy import Atlas, load_atlas
 from seegaan.cohort.subject import Subject
 from seegaan.cohort.vendors import VENDORS, Vendor
+from seegaan.errors import OptionError
 
 MU_WATER = 0.0205  # 1/mm, water at the ~60 keV effective energy of a chest beam
 RHO_HEART = 1.04  # heart/blood relative to water
@@ -134,18 +135,24 @@ def _heart(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas) -> tupl
 
 # --------------------------------------------------------------------------------------
 # attenuation
-def _breasts(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas) -> np.ndarray:
-    """Breast soft tissue (mm): sharp infero-lateral fold, gradual superior fade."""
+def _breasts(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas, lateral: float = 0.62,
+             radius: float = 0.16, radius_row: float = 0.12, centre_row: float = 0.10
+             ) -> np.ndarray:
+    """Breast soft tissue (mm): sharp infero-lateral fold, gradual superior fade.
+
+    ``lateral``: centre's share of the way from the midline to the lung edge; ``radius``:
+    horizontal and vertical radii (field units) of a 40 mm breast; ``centre_row``: its row.
+    """
     if s.breast_mm <= 0:
         return np.zeros_like(rows)
     lm = atlas.landmarks
     size = (s.breast_mm / 40.0) ** (1.0 / 3.0)  # footprint grows with the cube root of volume
-    cy = 0.10 + 0.0006 * s.breast_mm  # larger breasts sit lower
+    cy = centre_row + 0.0006 * s.breast_mm  # larger breasts sit lower
     out = np.zeros_like(rows)
     for side, sign in (("lung_r", -1.0), ("lung_l", 1.0)):
         edge = lm[side]["left"] if sign < 0 else lm[side]["right"]
-        cx = lm["midline_col"] + 0.62 * (edge - lm["midline_col"])
-        rx, ry = 0.16 * size, 0.12 * size
+        cx = lm["midline_col"] + lateral * (edge - lm["midline_col"])
+        rx, ry = radius * size, radius_row * size
         dy = rows - cy
         ry_eff = np.where(dy < 0, 3.0 * ry, ry)  # fades upward, ends at the inframammary fold
         d2 = ((cols - cx) / rx) ** 2 + (dy / ry_eff) ** 2
@@ -194,6 +201,16 @@ def _catmull_rom(pts: np.ndarray, n: int = 12) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _polyline_d2(rows: np.ndarray, cols: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """Squared distance of every point to a polyline given as (row, col) vertices."""
+    d2 = np.full(rows.shape, np.inf)
+    for (r0, c0), (r1, c1) in zip(curve[:-1], curve[1:]):
+        dr, dc = r1 - r0, c1 - c0
+        tt = np.clip(((rows - r0) * dr + (cols - c0) * dc) / (dr * dr + dc * dc + 1e-12), 0, 1)
+        d2 = np.minimum(d2, (rows - r0 - tt * dr) ** 2 + (cols - c0 - tt * dc) ** 2)
+    return d2
+
+
 def _device(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas, px_mm: float) -> np.ndarray:
     """Pacemaker can in the left infraclavicular fossa and its lead to the RV apex (mm water-eq)."""
     if not s.device:
@@ -233,13 +250,7 @@ def _device(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas, px_mm:
         heart_pt(lm["heart_centroid"][0] + 0.02, mid - 0.03),
         heart_pt(lm["heart_bottom"] - 0.06, lm["heart_centroid"][1] + 0.10),
     ])
-    curve = _catmull_rom(pts)
-    a, b = curve[:-1], curve[1:]
-    d2 = np.full(rows.shape, np.inf)
-    for (r0, c0), (r1, c1) in zip(a, b):
-        dr, dc = r1 - r0, c1 - c0
-        tt = np.clip(((rows - r0) * dr + (cols - c0) * dc) / (dr * dr + dc * dc + 1e-12), 0, 1)
-        d2 = np.minimum(d2, (rows - r0 - tt * dr) ** 2 + (cols - c0 - tt * dc) ** 2)
+    d2 = _polyline_d2(rows, cols, _catmull_rom(pts))
     # Gaussian tube whose integral across it stays fixed, so a thin wire survives downsampling.
     sig = max(1.0, 0.6 * px_mm) / f
     out += 14.0 * (1.0 / f) / sig * np.exp(-d2 / (2 * sig * sig))
@@ -347,9 +358,19 @@ def process(a: np.ndarray, vendor: Vendor, noise_seed: int, field_mm: float, aec
 
 def render_image(s: Subject, size: int) -> np.ndarray:
     """The processed radiograph of ``s`` as float32 ``(size, size)`` in [0, 1] (white = dense)."""
+    if s.version == 2:
+        from seegaan.cohort import render_v2
+
+        return render_v2.render_image(s, size)
+    _check_version(s)
     atlas = load_atlas(size)
     a, vendor = attenuation(s, size, atlas)
     return process(a, vendor, s.noise_seed, atlas.field_mm, aec=AEC_PER_MM_FAT * s.fat_mm)
+
+
+def _check_version(s: Subject) -> None:
+    if s.version != 1:
+        raise OptionError(f"cohort version {s.version!r}: choose 1 or 2")
 
 
 # --------------------------------------------------------------------------------------
@@ -390,6 +411,11 @@ def cardiothoracic_ratio(s: Subject) -> float:
 
 def ground_truth(s: Subject) -> dict[str, float]:
     """The ``gt_*`` columns of one radiograph (independent of the output size)."""
+    if s.version == 2:
+        from seegaan.cohort import render_v2
+
+        return render_v2.ground_truth(s)
+    _check_version(s)
     return {
         "gt_ctr": round(cardiothoracic_ratio(s), 5),
         "gt_fat": float(s.fat_mm),
