@@ -99,35 +99,50 @@ def sample_subjects(n_images: int, seed: int = 0, shortcut: bool = False, versio
         raise OptionError("--device-log-odds: needs cohort version 2")
     pats = sample_patients(n_images, seed, shortcut)  # at most one patient per image
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
-    films = 1 + rng.poisson(FILMS_EXTRA_MEAN, size=len(pats))
     out: list[Subject] = []
+    for p, j, jit in films_of(pats, rng, n_images):
+        vendor = VENDOR_NAMES[int(rng.choice(len(VENDOR_NAMES), p=PROPORTIONS))]
+        inspiration = float(np.clip(rng.normal(1.0, 0.04), 0.88, 1.10))
+        out.append(Subject(**film_fields(p, j, jit, vendor), inspiration=inspiration,
+                           noise_seed=int(rng.integers(0, 2**62))))
+    return out
+
+
+def films_of(pats: pd.DataFrame, rng: np.random.Generator, n_images: int):
+    """Yield ``(patient row, film index, jitter)`` for 1 + Poisson(0.7) films per patient,
+    ``n_images`` in all. The jitter (8 normal draws) moves state and pose a little between a
+    patient's films."""
+    films = 1 + rng.poisson(FILMS_EXTRA_MEAN, size=len(pats))
+    count = 0
     for p, k in zip(pats.itertuples(index=False), films):
         for j in range(int(k)):
-            if len(out) == n_images:
-                return out
-            # State and pose change a little between a patient's films.
-            jit = rng.normal(size=8)
-            vendor = VENDOR_NAMES[int(rng.choice(len(VENDOR_NAMES), p=PROPORTIONS))]
-            out.append(Subject(
-                image_id=f"{p.patient_id}_{j + 1}", patient_id=p.patient_id, sex=p.sex,
-                age=round(float(p.age) + 0.1 * j, 2), ahf=int(p.ahf),
-                bnpp=round(min(float(np.exp(p.log_bnpp + 0.25 * jit[0])), BNPP_MAX), 1),
-                manufacturer=vendor,
-                heart_scale=float(np.clip(p.heart_scale * np.exp(0.01 * jit[1]), 0.70, 1.40)),
-                fat_mm=float(p.fat_mm), breast_mm=float(p.breast_mm), bmd=float(p.bmd),
-                effusion_r_mm=float(p.effusion_r_mm * np.exp(0.2 * jit[2])),
-                effusion_l_mm=float(p.effusion_l_mm * np.exp(0.2 * jit[2])),
-                congestion=float(np.clip(p.congestion + 0.05 * jit[3] * (p.congestion > 0), 0, 1)),
-                device=int(p.device),
-                zoom=float(np.clip(p.zoom + 0.01 * jit[4], 0.85, 1.15)),
-                rotation_deg=float(np.clip(2.0 * jit[5], -6, 6)),
-                shift_x=float(np.clip(0.02 * jit[6], -0.05, 0.05)),
-                shift_y=float(np.clip(0.02 * jit[7], -0.05, 0.05)),
-                inspiration=float(np.clip(rng.normal(1.0, 0.04), 0.88, 1.10)),
-                deform_seed=int(p.deform_seed), device_seed=int(p.device_seed),
-                noise_seed=int(rng.integers(0, 2**62)),
-            ))
-    return out
+            if count == n_images:
+                return
+            count += 1
+            yield p, j, rng.normal(size=8)
+
+
+def film_fields(p, j: int, jit: np.ndarray, vendor: str, rotation_sd: float = 2.0,
+                rotation_max: float = 6.0) -> dict:
+    """The Subject fields of film ``j`` of patient ``p`` (a sample_patients row) that every
+    cohort version draws the same way, from the film's jitter ``jit`` (8 normal draws)."""
+    return dict(
+        image_id=f"{p.patient_id}_{j + 1}", patient_id=p.patient_id, sex=p.sex,
+        age=round(float(p.age) + 0.1 * j, 2), ahf=int(p.ahf),
+        bnpp=round(min(float(np.exp(p.log_bnpp + 0.25 * jit[0])), BNPP_MAX), 1),
+        manufacturer=vendor,
+        heart_scale=float(np.clip(p.heart_scale * np.exp(0.01 * jit[1]), 0.70, 1.40)),
+        fat_mm=float(p.fat_mm), breast_mm=float(p.breast_mm), bmd=float(p.bmd),
+        effusion_r_mm=float(p.effusion_r_mm * np.exp(0.2 * jit[2])),
+        effusion_l_mm=float(p.effusion_l_mm * np.exp(0.2 * jit[2])),
+        congestion=float(np.clip(p.congestion + 0.05 * jit[3] * (p.congestion > 0), 0, 1)),
+        device=int(p.device),
+        zoom=float(np.clip(p.zoom + 0.01 * jit[4], 0.85, 1.15)),
+        rotation_deg=float(np.clip(rotation_sd * jit[5], -rotation_max, rotation_max)),
+        shift_x=float(np.clip(0.02 * jit[6], -0.05, 0.05)),
+        shift_y=float(np.clip(0.02 * jit[7], -0.05, 0.05)),
+        deform_seed=int(p.deform_seed), device_seed=int(p.device_seed),
+    )
 
 
 def subjects_frame(subjects: list[Subject]) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seegaan.cohort.clinical import BNPP_MAX, FILMS_EXTRA_MEAN, sample_patients
+from seegaan.cohort.clinical import film_fields, films_of, sample_patients
 from seegaan.cohort.subject import Subject
 from seegaan.cohort.vendors import PORTABLE_VENDORS, SITE_PROPORTIONS, SITE_VENDORS_PA, SITES
 
@@ -91,36 +91,17 @@ def sample_subjects_v2(n_images: int, seed: int = 0, shortcut: bool = False,
     """Version-2 films: patients of :func:`sample_patients_v2` with 1 + Poisson(0.7) films each."""
     pats = sample_patients_v2(n_images, seed, shortcut, device_log_odds)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 22]))
-    films = 1 + rng.poisson(FILMS_EXTRA_MEAN, size=len(pats))
     out: list[Subject] = []
-    for p, k in zip(pats.itertuples(index=False), films):
-        for j in range(int(k)):
-            if len(out) == n_images:
-                return out
-            jit = rng.normal(size=8)
-            ap = int(rng.random() < 1.0 / (1.0 + np.exp(-(-2.2 + 2.4 * p.ahf + 0.02 * (p.age - 63.0)))))
-            vendor = _pick(rng, PORTABLE_VENDORS if ap else SITE_VENDORS_PA[p.site])
-            out.append(Subject(
-                image_id=f"{p.patient_id}_{j + 1}", patient_id=p.patient_id, sex=p.sex,
-                age=round(float(p.age) + 0.1 * j, 2), ahf=int(p.ahf),
-                bnpp=round(min(float(np.exp(p.log_bnpp + 0.25 * jit[0])), BNPP_MAX), 1),
-                manufacturer=vendor,
-                heart_scale=float(np.clip(p.heart_scale * np.exp(0.01 * jit[1]), 0.70, 1.40)),
-                fat_mm=float(p.fat_mm), breast_mm=float(p.breast_mm), bmd=float(p.bmd),
-                effusion_r_mm=float(p.effusion_r_mm * np.exp(0.2 * jit[2])),
-                effusion_l_mm=float(p.effusion_l_mm * np.exp(0.2 * jit[2])),
-                congestion=float(np.clip(p.congestion + 0.05 * jit[3] * (p.congestion > 0), 0, 1)),
-                device=int(p.device),
-                zoom=float(np.clip(p.zoom + 0.01 * jit[4], 0.85, 1.15)),
-                rotation_deg=float(np.clip((3.5 if ap else 2.0) * jit[5], -8, 8)),
-                shift_x=float(np.clip(0.02 * jit[6], -0.05, 0.05)),
-                shift_y=float(np.clip(0.02 * jit[7], -0.05, 0.05)),
-                inspiration=float(np.clip(rng.normal(0.95 if ap else 1.0, 0.04), 0.88, 1.10)),
-                deform_seed=int(p.deform_seed), device_seed=int(p.device_seed),
-                noise_seed=int(rng.integers(0, 2**62)),
-                version=2, site=p.site, egfr=round(float(p.egfr), 1), ap=ap,
-                lr_marker=int(rng.random() < 0.92),
-                thorax_width=float(p.thorax_width), thorax_height=float(p.thorax_height),
-                diaphragm_mm=float(p.diaphragm_mm), heart_shift_mm=float(p.heart_shift_mm),
-            ))
+    for p, j, jit in films_of(pats, rng, n_images):
+        ap = int(rng.random() < 1.0 / (1.0 + np.exp(-(-2.2 + 2.4 * p.ahf + 0.02 * (p.age - 63.0)))))
+        vendor = _pick(rng, PORTABLE_VENDORS if ap else SITE_VENDORS_PA[p.site])
+        inspiration = float(np.clip(rng.normal(0.95 if ap else 1.0, 0.04), 0.88, 1.10))
+        out.append(Subject(
+            **film_fields(p, j, jit, vendor, rotation_sd=3.5 if ap else 2.0, rotation_max=8.0),
+            inspiration=inspiration, noise_seed=int(rng.integers(0, 2**62)),
+            version=2, site=p.site, egfr=round(float(p.egfr), 1), ap=ap,
+            lr_marker=int(rng.random() < 0.92),
+            thorax_width=float(p.thorax_width), thorax_height=float(p.thorax_height),
+            diaphragm_mm=float(p.diaphragm_mm), heart_shift_mm=float(p.heart_shift_mm),
+        ))
     return out

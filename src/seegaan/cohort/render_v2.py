@@ -35,24 +35,24 @@ from seegaan.cohort.anatomy import Atlas, load_atlas
 from seegaan.cohort.render import (
     AEC_PER_MM_FAT,
     BONE_GAIN,
-    D_REF,
-    EQUALISE_MM,
     MEASURE_SIZE,
-    MU_WATER,
     RHO_BREAST,
     RHO_FAT,
     RHO_FLUID,
     RHO_HEART,
     RHO_LUNG_MIN,
-    SCATTER_MM,
     _blur,
     _breasts,
+    _can,
     _catmull_rom,
     _deformation,
-    _extent,
     _heart_anchor,
+    _lead_points,
     _polyline_d2,
     _Sampler,
+    common_truth,
+    log_exposure,
+    measure_ctr,
 )
 from seegaan.cohort.subject import Subject
 from seegaan.cohort.vendors import VENDORS_V2, VendorV2
@@ -64,6 +64,8 @@ AP_HEART_MAG = (1.12, 1.06)  # ... and the anterior heart more (transverse, cran
 BODY_HALF_WIDTH_MM = 163.0  # lateral body contour at chest level (plus 0.7 x fat)
 METAL_MM = 160.0  # water-equivalent path of a titanium can: saturates any vendor's curve
 MARKER_MM = 200.0  # lead letters
+EFFUSION_EXTRA_MM = 25.0  # pleural-space widening under an effusion, water path
+HEART_SOLID_MM = 100.0  # thickness left unchanged by the silhouette's rounding (_solid)
 DOME_DESCENT_MM = (35.0, 18.0)  # PA, AP: dome descent from the supine CT to an erect film
 
 
@@ -93,13 +95,18 @@ def source_coords(s: Subject, size: int, atlas: Atlas) -> tuple[np.ndarray, np.n
     # less so on an AP portable film; ``diaphragm_mm`` raises them further (+) or lowers them.
     descent = (DOME_DESCENT_MM[s.ap] - s.diaphragm_mm) / f
     top_r = lm["heart_top"]
-    dome = lm["heart_centroid"][0] + 0.3 * (0.5 * (lm["lung_r"]["base_row"] + lm["lung_l"]["base_row"])
-                                            - lm["heart_centroid"][0])
+    dome = _dome_row(lm)
     cp = 0.5 * (lm["lung_r"]["cp_row"] + lm["lung_l"]["cp_row"])
     bump = _smooth((rows - top_r) / (dome - top_r)) * (1.0 - _smooth((rows - dome) / (cp - dome)))
     rows = rows - descent * bump
     dv, du = _deformation(s.deform_seed, u, v, s.deform_mm / f)
     return rows + dv, cols + du
+
+
+def _dome_row(lm: dict) -> float:
+    """Row of the diaphragm domes' top in the CT (between heart centroid and visible base)."""
+    base = 0.5 * (lm["lung_r"]["base_row"] + lm["lung_l"]["base_row"])
+    return lm["heart_centroid"][0] + 0.3 * (base - lm["heart_centroid"][0])
 
 
 def _heart_map(s: Subject, atlas: Atlas):
@@ -113,7 +120,7 @@ def _heart_map(s: Subject, atlas: Atlas):
     mx, mz = AP_HEART_MAG if s.ap else (1.0, 1.0)
     s_r, s_l = (1.0 + 0.3 * d) * mx, (1.0 + 1.23 * d) * mx
     sz = (1.0 + 0.5 * d) * mz
-    drop = 0.4 * d  # the apex moves down as the LV enlarges
+    drop = 0.15 * d  # the apex moves down (and out) as the LV enlarges
     shift = s.heart_shift_mm / f
 
     def inverse(rows, cols):
@@ -133,14 +140,20 @@ def _heart_map(s: Subject, atlas: Atlas):
     return forward, inverse, thick
 
 
+def _solid(h: np.ndarray) -> np.ndarray:
+    """The CT's heart label tapers thinly at its borders; pericardium and epicardial fat make
+    the real silhouette rounder and its border sharper (a concave power of the thickness)."""
+    return HEART_SOLID_MM * (np.clip(h, 0.0, None) / HEART_SOLID_MM) ** 0.7
+
+
 def _heart(s: Subject, rows, cols, atlas: Atlas) -> tuple[np.ndarray, np.ndarray]:
     """(source heart thickness, displayed heart thickness) in mm."""
     h0 = _Sampler(atlas, rows, cols)(("heart",))["heart"]
     _, inverse, thick = _heart_map(s, atlas)
     if s.heart_scale == 1.0 and not s.ap and not s.heart_shift_mm:
-        return h0, h0
+        return h0, _solid(h0)
     r, c = inverse(rows, cols)
-    return h0, thick * _Sampler(atlas, r, c)(("heart",))["heart"]
+    return h0, _solid(thick * _Sampler(atlas, r, c)(("heart",))["heart"])
 
 
 # --------------------------------------------------------------------------------------
@@ -155,7 +168,7 @@ def _upper_body(x, y):
     ax = np.abs(x)
     neck = 118.0 * np.sqrt(np.clip(1.0 - (ax / 64.0) ** 2, 0.0, None))
     # Shoulder contour: high at the neck base, sloping down to the acromion.
-    y_top = -34.0 + 46.0 * np.clip((ax - 50.0) / 140.0, 0.0, 1.0) ** 1.3
+    y_top = -40.0 + 36.0 * np.clip((ax - 45.0) / 130.0, 0.0, 1.2) ** 1.5
     inside = 1.0 / (1.0 + np.exp(-(y - y_top) / 3.0))
     trunk = 150.0 * np.sqrt(np.clip(1.0 - (ax / 205.0) ** 2, 0.0, None)) * inside
     return np.maximum(neck, trunk)
@@ -179,7 +192,7 @@ def _girdle(x, y, ap: int, half_lung: float):
                             [-4 + 0.5 * lift, sg * (half_lung + 14)],
                             [-10 + 0.3 * lift, sg * (half_lung + 30)]], 8.0)
         # humeral head, at the upper outer corner
-        hx, hy = sg * (half_lung + 40.0), 4.0
+        hx, hy = sg * (half_lung + 38.0), 16.0
         out += 0.32 * 2.0 * np.sqrt(np.clip(26.0**2 - (x - hx) ** 2 - (y - hy) ** 2, 0.0, None))
         # Scapula: rotated off the lungs on a PA film, over the upper lateral lung on an AP one.
         if ap:
@@ -208,11 +221,13 @@ def _aorta(s: Subject, x, y, heart_top_mm: float) -> np.ndarray:
     """Aortic knob and descending aorta (blood path, mm): the knob unfolds with age."""
     r = 14.0 + 0.06 * max(s.age - 50.0, 0.0)
     ky = heart_top_mm - 14.0
-    knob = 2.0 * np.sqrt(np.clip(r**2 - ((x - 30.0) / 1.1) ** 2 - (y - ky) ** 2, 0.0, None))
+    knob = 2.0 * np.sqrt(np.clip(r**2 - ((x - 24.0) / 1.1) ** 2 - (y - ky) ** 2, 0.0, None))
+    # the arch joins the superior mediastinum: a band from the knob to the midline
+    arch = 22.0 * _smooth((24.0 - x) / 10.0) * _smooth((x + 12.0) / 10.0) * np.exp(-((y - ky) / 16.0) ** 2)
     desc_x = 24.0 + 0.02 * (y - ky)
     band = np.clip(1.0 - ((x - desc_x) / 12.0) ** 2, 0.0, None)
     desc = 18.0 * np.sqrt(band) * _smooth((y - ky) / 20.0)
-    return np.maximum(knob, desc)
+    return np.maximum(np.maximum(knob, desc), arch)
 
 
 def _effusion(side: str, side_lm: dict, mm: float, rows, cols, f: float) -> np.ndarray:
@@ -221,7 +236,7 @@ def _effusion(side: str, side_lm: dict, mm: float, rows, cols, f: float) -> np.n
         return np.zeros_like(rows)
     medial, lateral = (side_lm["right"], side_lm["left"]) if side == "lung_r" else (side_lm["left"], side_lm["right"])
     t = np.clip((cols - medial) / (lateral - medial), 0.0, 1.2)
-    surface = side_lm["cp_row"] - (0.3 * mm + 1.3 * mm * t**2.5) / f
+    surface = side_lm["base_row"] - (0.3 * mm + 1.3 * mm * t**2.5) / f
     width = (10.0 + 0.15 * mm) / f  # a thinner layer at the top: the edge fades upward
     fill = _smooth((rows - surface) / width + 0.5)
     return fill * min(mm / 6.0, 1.0)
@@ -255,24 +270,11 @@ def _device(s: Subject, rows, cols, atlas: Atlas, px_mm: float) -> np.ndarray:
     cr = lm["apex_row"] + 48.0 / f + jr
     cc = mid + 0.6 * (lm["lung_l"]["right"] - mid) + jc
     hw, hh, rad = 26.0 / f, 22.0 / f, 9.0 / f
-    qx = np.abs(cols - cc) - (hw - rad)
-    qy = np.abs(rows - cr) - (hh - rad)
-    dist = np.hypot(np.clip(qx, 0, None), np.clip(qy, 0, None)) + np.minimum(np.maximum(qx, qy), 0) - rad
     aa = max(px_mm, 0.5) / f
-    can = 1.0 / (1.0 + np.exp(dist / aa))
-    hq = np.maximum(np.abs(cols - (cc - 0.3 * hw)) - 0.5 * hw, np.abs(rows - (cr - hh - 5.0 / f)) - 5.0 / f)
-    header = 1.0 / (1.0 + np.exp(hq / aa))
-    out = METAL_MM * can + 20.0 * header
+    dist, header = _can(rows, cols, cr, cc, hw, hh, rad, aa, f)
+    out = METAL_MM / (1.0 + np.exp(dist / aa)) + 20.0 * header
     forward, _, _ = _heart_map(s, atlas)
-    pts = np.array([
-        [cr - hh - 0.012, cc - 0.3 * hw],
-        [cr - 0.03, mid + 0.07],
-        [lm["heart_top"] - 0.03, mid - 0.045],
-        forward(lm["heart_top"] + 0.08, mid - 0.065),
-        forward(lm["heart_centroid"][0] + 0.02, mid - 0.03),
-        forward(lm["heart_bottom"] - 0.06, lm["heart_centroid"][1] + 0.10),
-    ])
-    curve = _catmull_rom(pts)
+    curve = _catmull_rom(_lead_points(lm, cr, cc, hw, hh, forward, svc=0.07))
     d2 = _polyline_d2(rows, cols, curve)
     sig = max(0.8, 0.6 * px_mm) / f
     out += 45.0 * (1.0 / f) / sig * np.exp(-d2 / (2 * sig * sig))
@@ -330,7 +332,12 @@ def attenuation(s: Subject, size: int, atlas: Atlas | None = None) -> tuple[np.n
     w_ct = _smooth((y + 22.0) / 10.0)
     half_w = BODY_HALF_WIDTH_MM + 0.7 * s.fat_mm
     lateral = np.sqrt(np.clip(1.0 - np.clip(np.abs(x) - (half_w - 35.0), 0.0, None) ** 2 / 35.0**2, 0.0, None))
-    soft = (w_ct * soft + (1.0 - w_ct) * _upper_body(x, y)) * np.where(y > -20.0, lateral, 1.0)
+    upper = _upper_body(x, y)
+    # Near the apices the CT still shows the arms-up shoulders: its soft tissue is carved to
+    # the PA shoulder contour (never thickened), fading out by 40 mm below the apex.
+    carve = 1.0 - _smooth((y - 15.0) / 25.0)
+    soft = soft - carve * np.clip(soft - upper, 0.0, None)
+    soft = (w_ct * soft + (1.0 - w_ct) * upper) * np.where(y > -20.0, lateral, 1.0)
     lung_w, lr, ll = lung_w * w_ct, lr * w_ct, ll * w_ct
     # The CT's arms-up shoulder girdle goes; a PA/AP one is drawn instead.
     keep = w_ct * _smooth((y - 4.0) / 8.0 + (np.abs(x) < 22.0)) * _smooth((half_lung + 20.0 - np.abs(x)) / 6.0)
@@ -342,7 +349,10 @@ def attenuation(s: Subject, size: int, atlas: Atlas | None = None) -> tuple[np.n
     rho = np.clip(lung_w / np.maximum(lung_t, 1.0), RHO_LUNG_MIN, 1.0)
     dh = hs - h0
     cover = lung_t / (lung_t + 30.0)
-    grow = np.clip(dh, 0.0, None) * cover
+    # Below the domes the heart's growth hides behind the liver and the diaphragm, as on a
+    # real film (otherwise its flat CT base would draw a line across the posterior recess).
+    below = _smooth((rows - _dome_row(lm)) * f / 25.0)
+    grow = np.clip(dh, 0.0, None) * cover * (1.0 - below)
     shrink = np.clip(-dh, 0.0, None)
     a = soft + RHO_HEART * h0 + lung_w + (RHO_HEART - rho) * grow - (RHO_HEART - RHO_LUNG_MIN) * shrink
     free = 1.0 - grow / np.maximum(lung_t, 1e-3)
@@ -362,7 +372,9 @@ def attenuation(s: Subject, size: int, atlas: Atlas | None = None) -> tuple[np.n
     a += BONE_GAIN * s.bmd**2 * bone
     for side, mm, lt in (("lung_r", s.effusion_r_mm, lr), ("lung_l", s.effusion_l_mm, ll)):
         if mm > 0:
-            a += (RHO_FLUID - rho) * lt * free * 0.95 * _effusion(side, lm[side], mm, rows, cols, f)
+            fill = _effusion(side, lm[side], mm, rows, cols, f)
+            # fluid replaces the lung and widens the pleural space (the lung floats up on it)
+            a += ((RHO_FLUID - rho) * lt * free * 0.95 + RHO_FLUID * EFFUSION_EXTRA_MM * np.clip(lt / 20.0, 0.0, 1.0)) * fill
     if s.congestion > 0:
         c = s.congestion
         ves = lay["vessels"] * w_ct
@@ -377,13 +389,13 @@ def attenuation(s: Subject, size: int, atlas: Atlas | None = None) -> tuple[np.n
             base_y = (0.5 * (lm["lung_r"]["cp_row"] + lm["lung_l"]["cp_row"]) - lm["apex_row"]) * f
             lines = _kerley(s.deform_seed, x, y, half_lung, base_y)
             px = f / size / s.zoom
-            a += inter * 5.0 * max(1.0, px / 2.4) * lines * cover
-            a += inter * (1.0 - rho) * lung_t * free * 0.05
+            a += inter * 8.0 * max(1.0, px / 2.4) * lines * cover
+            a += inter * (1.0 - rho) * lung_t * free * 0.08
         # 3. alveolar oedema: perihilar bat-wing
         alv = float(np.clip((c - 0.55) / 0.45, 0.0, 1.0))
         if alv > 0:
             g = np.exp(-(((y - hilum_y) / 55.0) ** 2 + ((np.abs(x) - 30.0) / 45.0) ** 2) / 2)
-            a += alv * (1.0 - rho) * lung_t * free * 0.35 * g
+            a += alv * (1.0 - rho) * lung_t * free * 0.55 * g
     a += _device(s, rows, cols, atlas, atlas.field_mm / size)
     a += MARKER_MM * _markers(s, size)
     return a.astype(np.float32), vendor
@@ -393,13 +405,8 @@ def attenuation(s: Subject, size: int, atlas: Atlas | None = None) -> tuple[np.n
 # detector and processing
 def process(a: np.ndarray, vendor: VendorV2, noise_seed: int, aec: float = 0.0) -> np.ndarray:
     """Detector physics and vendor processing of a version-2 film: path (mm) -> [0, 1]."""
-    n = a.shape[0]
-    px = FRAME_MM / n
-    t = np.exp(-MU_WATER * a)
-    t = t + vendor.scatter * _blur(t, SCATTER_MM / px, 2.5)
-    d = -np.log(t) - aec
-    if vendor.equalise > 0:
-        d = d - vendor.equalise * (_blur(d, EQUALISE_MM / px, 2.0) - D_REF)
+    px = FRAME_MM / a.shape[0]
+    d = log_exposure(a, vendor.scatter, vendor.equalise, px, aec)
     if vendor.detail > 0:
         d = d + vendor.detail * (d - _blur(d, 8.0 / px, 2.0))
     p = 1.0 / (1.0 + np.exp(-(d - vendor.centre) / vendor.width))
@@ -432,29 +439,13 @@ def cardiothoracic_ratio(s: Subject) -> float:
     atlas = load_atlas(MEASURE_SIZE)
     rows, cols = source_coords(s, MEASURE_SIZE, atlas)
     _, hs = _heart(s, rows, cols, atlas)
-    lay = _Sampler(atlas, rows, cols)(("lung_r", "lung_l"))
-    h_lo, h_hi = _extent(hs, 4.0)
-    r_lo, _ = _extent(lay["lung_r"], 2.0)
-    _, l_hi = _extent(lay["lung_l"], 2.0)
-    return float((np.nanmax(h_hi) - np.nanmin(h_lo)) / np.nanmax(l_hi - r_lo))
+    return measure_ctr(hs, rows, cols, atlas)
 
 
 def ground_truth(s: Subject) -> dict[str, float]:
     """The ``gt_*`` columns of a version-2 film: version 1's plus projection, marker and shape."""
     return {
-        "gt_ctr": round(cardiothoracic_ratio(s), 5),
-        "gt_fat": float(s.fat_mm),
-        "gt_breast": float(s.breast_mm),
-        "gt_bmd": float(s.bmd),
-        "gt_effusion": 0.5 * (s.effusion_r_mm + s.effusion_l_mm),
-        "gt_congestion": float(s.congestion),
-        "gt_device": float(s.device),
-        "gt_heart_scale": float(s.heart_scale),
-        "gt_zoom": float(s.zoom),
-        "gt_rotation": float(s.rotation_deg),
-        "gt_shift_x": float(s.shift_x),
-        "gt_shift_y": float(s.shift_y),
-        "gt_inspiration": float(s.inspiration),
+        **common_truth(s, cardiothoracic_ratio(s)),
         "gt_ap": float(s.ap),
         "gt_lr_marker": float(s.lr_marker),
         "gt_thorax_width": float(s.thorax_width),

@@ -71,12 +71,12 @@ VENDORS_V2: dict[str, VendorV2] = {v.name: v for v in (
     #        name          scat  centre width toe   gamma equal edge  e_mm detail noise  grain
     VendorV2("Carestream", 0.10, 2.85, 0.50, 0.00, 1.00, 0.45, 0.45, 1.5, 0.30, 0.010, 0.0),
     VendorV2("GE",         0.08, 2.95, 0.44, 0.05, 1.15, 0.50, 0.70, 1.0, 0.15, 0.008, 0.6),
-    VendorV2("Swissray",   0.16, 2.75, 0.60, 0.10, 0.90, 0.30, 0.20, 2.5, 0.45, 0.012, 1.2),
+    VendorV2("Swissray",   0.14, 2.90, 0.56, 0.06, 0.95, 0.30, 0.20, 2.5, 0.45, 0.010, 0.9),
     VendorV2("Agfa",       0.09, 2.90, 0.48, 0.00, 1.05, 0.60, 0.55, 1.5, 0.50, 0.009, 0.4),
-    VendorV2("Thales",     0.12, 3.00, 0.55, 0.08, 1.25, 0.35, 0.30, 2.0, 0.20, 0.013, 1.6),
+    VendorV2("Thales",     0.12, 3.00, 0.55, 0.05, 1.25, 0.35, 0.30, 2.0, 0.20, 0.012, 1.2),
     VendorV2("Siemens",    0.10, 2.85, 0.46, 0.03, 1.05, 0.45, 0.40, 1.2, 0.35, 0.010, 0.8),
     VendorV2("Canon",      0.08, 2.80, 0.42, 0.00, 0.95, 0.50, 0.85, 0.8, 0.15, 0.009, 0.3),
-    VendorV2("Varian",     0.18, 2.70, 0.62, 0.12, 0.90, 0.25, 0.15, 3.0, 0.10, 0.015, 2.0),
+    VendorV2("Varian",     0.16, 2.90, 0.56, 0.06, 0.95, 0.25, 0.15, 3.0, 0.10, 0.012, 1.2),
 )}
 
 # Sites and their equipment. Each site buys from few vendors; AP portable films come from
