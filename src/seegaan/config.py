@@ -47,6 +47,8 @@ class ModelConfig:
     mbstd_group:     int = 4                 # minibatch-std group size (consecutive samples)
     image_channels:  int = 1                 # 1 for radiographs
     out_tanh:        bool = True             # squash G's output to [-1, 1] as the reference does
+    mapping_linear_last: bool = False        # M ends with a linear layer (SEE-GAAN reference) not a leaky ReLU
+    g_noise:         bool = True             # per-pixel noise inputs in G (False: ignored, deterministic)
 
     def __post_init__(self) -> None:
         # JSON gives lists; the dataclass is frozen and hashed, so store tuples.
@@ -151,6 +153,8 @@ class TrainConfig:
     ssim_weight:      float = 0.2        # weight of the multi-scale (1 - SSIM) substitute
     fake_weight:      float = 0.5        # D loss weight of fakes
     recon_d_weight:   float = 0.5        # D loss weight of reconstructions
+    hf_weight:        float = 0.0        # Laplacian-pyramid L1 between x_rec and x (weight-free detail term)
+    fm_weight:        float = 0.0        # discriminator feature matching between x_rec and x
     seed:             int = 0            # everything random derives from (seed, step)
     log_every:        int = 50           # steps between metrics.jsonl loss lines
     sample_every:     int = 1000         # steps between sample grids
@@ -179,6 +183,8 @@ class TrainConfig:
             raise OptionError("--best-by fid: needs --inception-weights PATH")
         if self.modconv not in ("fast", "grouped"):
             raise OptionError(f"--modconv {self.modconv!r}: choose fast or grouped")
+        if not (self.hf_weight >= 0 and self.fm_weight >= 0):  # also refuses NaN
+            raise OptionError("--hf-weight and --fm-weight must be 0 or more")
         for name in ("log_every", "sample_every", "ckpt_every", "val_every", "reg_every",
                      "val_images"):
             if getattr(self, name) < 1:

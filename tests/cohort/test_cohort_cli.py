@@ -34,7 +34,10 @@ def test_cohort_writes_contract_folder(tmp_path, capsys):
         im = Image.open(out / "images" / f"{image_id}.png")
         assert im.size == (32, 32) and im.mode.startswith("I;16")
     meta = json.loads((out / "cohort.json").read_text())
-    assert meta["options"] == {"n": 12, "size": 32, "seed": 3, "shortcut": False}
+    assert meta["options"] == {"n": 12, "size": 32, "seed": 3, "shortcut": False,
+                               "device_log_odds": 1.7}
+    assert meta["cohort_version"] == 2
+    assert {"site", "egfr", "projection", "gt_ap", "gt_lr_marker"} <= set(df.columns)
 
 
 def test_same_seed_identical_whatever_the_workers(tmp_path, capsys):

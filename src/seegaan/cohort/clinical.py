@@ -32,6 +32,7 @@ import pandas as pd
 from seegaan.cohort.subject import Subject
 from seegaan.cohort.vendors import NAMES as VENDOR_NAMES
 from seegaan.cohort.vendors import PROPORTIONS
+from seegaan.errors import OptionError
 
 BNPP_MAX = 70_000.0  # reported upper limit of the NT-proBNP assay (after dilution), pg/mL
 FILMS_EXTRA_MEAN = 0.7  # films per patient = 1 + Poisson(0.7): 1.7 on average, as in the paper
@@ -80,44 +81,76 @@ def sample_patients(n: int, seed: int, shortcut: bool = False) -> pd.DataFrame:
     })
 
 
-def sample_subjects(n_images: int, seed: int = 0, shortcut: bool = False) -> list[Subject]:
-    """Draw patients and their films until ``n_images`` radiographs; one Subject per film."""
+def sample_subjects(n_images: int, seed: int = 0, shortcut: bool = False, version: int = 2,
+                    device_log_odds: float | None = None) -> list[Subject]:
+    """Draw patients and their films until ``n_images`` radiographs; one Subject per film.
+
+    ``version`` 2 (the default) is the model of ``clinical_v2.py``; ``version=1`` reproduces
+    the original cohort exactly. ``device_log_odds`` (version 2 only) sets how strongly a
+    device goes with AHF; ``None`` takes the default, or the ``shortcut`` value.
+    """
+    if version == 2:
+        from seegaan.cohort.clinical_v2 import sample_subjects_v2
+
+        return sample_subjects_v2(n_images, seed, shortcut, device_log_odds)
+    if version != 1:
+        raise OptionError(f"--version {version}: choose 1 or 2")
+    if device_log_odds is not None:
+        raise OptionError("--device-log-odds: needs cohort version 2")
     pats = sample_patients(n_images, seed, shortcut)  # at most one patient per image
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
-    films = 1 + rng.poisson(FILMS_EXTRA_MEAN, size=len(pats))
     out: list[Subject] = []
-    for p, k in zip(pats.itertuples(index=False), films):
-        for j in range(int(k)):
-            if len(out) == n_images:
-                return out
-            # State and pose change a little between a patient's films.
-            jit = rng.normal(size=8)
-            vendor = VENDOR_NAMES[int(rng.choice(len(VENDOR_NAMES), p=PROPORTIONS))]
-            out.append(Subject(
-                image_id=f"{p.patient_id}_{j + 1}", patient_id=p.patient_id, sex=p.sex,
-                age=round(float(p.age) + 0.1 * j, 2), ahf=int(p.ahf),
-                bnpp=round(min(float(np.exp(p.log_bnpp + 0.25 * jit[0])), BNPP_MAX), 1),
-                manufacturer=vendor,
-                heart_scale=float(np.clip(p.heart_scale * np.exp(0.01 * jit[1]), 0.70, 1.40)),
-                fat_mm=float(p.fat_mm), breast_mm=float(p.breast_mm), bmd=float(p.bmd),
-                effusion_r_mm=float(p.effusion_r_mm * np.exp(0.2 * jit[2])),
-                effusion_l_mm=float(p.effusion_l_mm * np.exp(0.2 * jit[2])),
-                congestion=float(np.clip(p.congestion + 0.05 * jit[3] * (p.congestion > 0), 0, 1)),
-                device=int(p.device),
-                zoom=float(np.clip(p.zoom + 0.01 * jit[4], 0.85, 1.15)),
-                rotation_deg=float(np.clip(2.0 * jit[5], -6, 6)),
-                shift_x=float(np.clip(0.02 * jit[6], -0.05, 0.05)),
-                shift_y=float(np.clip(0.02 * jit[7], -0.05, 0.05)),
-                inspiration=float(np.clip(rng.normal(1.0, 0.04), 0.88, 1.10)),
-                deform_seed=int(p.deform_seed), device_seed=int(p.device_seed),
-                noise_seed=int(rng.integers(0, 2**62)),
-            ))
+    for p, j, jit in films_of(pats, rng, n_images):
+        vendor = VENDOR_NAMES[int(rng.choice(len(VENDOR_NAMES), p=PROPORTIONS))]
+        inspiration = float(np.clip(rng.normal(1.0, 0.04), 0.88, 1.10))
+        out.append(Subject(**film_fields(p, j, jit, vendor), inspiration=inspiration,
+                           noise_seed=int(rng.integers(0, 2**62))))
     return out
 
 
+def films_of(pats: pd.DataFrame, rng: np.random.Generator, n_images: int):
+    """Yield ``(patient row, film index, jitter)`` for 1 + Poisson(0.7) films per patient,
+    ``n_images`` in all. The jitter (8 normal draws) moves state and pose a little between a
+    patient's films."""
+    films = 1 + rng.poisson(FILMS_EXTRA_MEAN, size=len(pats))
+    count = 0
+    for p, k in zip(pats.itertuples(index=False), films):
+        for j in range(int(k)):
+            if count == n_images:
+                return
+            count += 1
+            yield p, j, rng.normal(size=8)
+
+
+def film_fields(p, j: int, jit: np.ndarray, vendor: str, rotation_sd: float = 2.0,
+                rotation_max: float = 6.0) -> dict:
+    """The Subject fields of film ``j`` of patient ``p`` (a sample_patients row) that every
+    cohort version draws the same way, from the film's jitter ``jit`` (8 normal draws)."""
+    return dict(
+        image_id=f"{p.patient_id}_{j + 1}", patient_id=p.patient_id, sex=p.sex,
+        age=round(float(p.age) + 0.1 * j, 2), ahf=int(p.ahf),
+        bnpp=round(min(float(np.exp(p.log_bnpp + 0.25 * jit[0])), BNPP_MAX), 1),
+        manufacturer=vendor,
+        heart_scale=float(np.clip(p.heart_scale * np.exp(0.01 * jit[1]), 0.70, 1.40)),
+        fat_mm=float(p.fat_mm), breast_mm=float(p.breast_mm), bmd=float(p.bmd),
+        effusion_r_mm=float(p.effusion_r_mm * np.exp(0.2 * jit[2])),
+        effusion_l_mm=float(p.effusion_l_mm * np.exp(0.2 * jit[2])),
+        congestion=float(np.clip(p.congestion + 0.05 * jit[3] * (p.congestion > 0), 0, 1)),
+        device=int(p.device),
+        zoom=float(np.clip(p.zoom + 0.01 * jit[4], 0.85, 1.15)),
+        rotation_deg=float(np.clip(rotation_sd * jit[5], -rotation_max, rotation_max)),
+        shift_x=float(np.clip(0.02 * jit[6], -0.05, 0.05)),
+        shift_y=float(np.clip(0.02 * jit[7], -0.05, 0.05)),
+        deform_seed=int(p.deform_seed), device_seed=int(p.device_seed),
+    )
+
+
 def subjects_frame(subjects: list[Subject]) -> pd.DataFrame:
-    """The clinical columns of ``cohort.csv`` (without ground truth) for a list of subjects."""
-    return pd.DataFrame({
+    """The clinical columns of ``cohort.csv`` (without ground truth) for a list of subjects.
+
+    Version-2 films add ``site``, ``egfr`` and ``projection`` after ``device``.
+    """
+    df = pd.DataFrame({
         "image_id": [s.image_id for s in subjects],
         "patient_id": [s.patient_id for s in subjects],
         "sex": [s.sex for s in subjects], "age": [s.age for s in subjects],
@@ -125,3 +158,8 @@ def subjects_frame(subjects: list[Subject]) -> pd.DataFrame:
         "manufacturer": [s.manufacturer for s in subjects],
         "device": [s.device for s in subjects],
     })
+    if subjects and all(s.version == 2 for s in subjects):
+        df["site"] = [s.site for s in subjects]
+        df["egfr"] = [s.egfr for s in subjects]
+        df["projection"] = ["AP" if s.ap else "PA" for s in subjects]
+    return df

@@ -112,15 +112,18 @@ def render_subjects(subjects: list[Subject], size: int, image_dir: Path, workers
 
 
 def render_cohort(out_dir: str | os.PathLike, n: int = 4000, size: int = 256, seed: int = 0,
-                  shortcut: bool = False, workers: int = 0, overwrite: bool = False) -> pd.DataFrame:
+                  shortcut: bool = False, workers: int = 0, overwrite: bool = False,
+                  version: int = 2, device_log_odds: float | None = None) -> pd.DataFrame:
     """Render ``n`` radiographs with their clinical table and ground truth into ``out_dir``.
 
-    Writes ``images/{image_id}.png`` (16-bit), ``cohort.csv`` and ``cohort.json``; the folder
+    ``version`` 2 (default) or 1 (the original cohort, byte-identical for the same seed).
+    ``device_log_odds`` (version 2): log odds ratio of a device given AHF. Writes ``images/{image_id}.png`` (16-bit), ``cohort.csv`` and ``cohort.json``; the folder
     appears only when complete. Returns the table.
     """
     check_options(n, size, workers)
     check_output(out_dir, overwrite)
-    subjects = sample_subjects(n, seed=seed, shortcut=shortcut)
+    subjects = sample_subjects(n, seed=seed, shortcut=shortcut, version=version,
+                               device_log_odds=device_log_odds)
     try:
         ctx = atomic_dir(out_dir, overwrite=overwrite)
         tmp = ctx.__enter__()
@@ -132,14 +135,23 @@ def render_cohort(out_dir: str | os.PathLike, n: int = 4000, size: int = 256, se
         gt = render_subjects(subjects, size, tmp / "images", workers=workers)
         table = subjects_frame(subjects).merge(gt, on="image_id", how="left", validate="1:1")
         table.to_csv(tmp / "cohort.csv", index=False, float_format="%.6g")
+        features = {"sex": "categorical", "age": "numeric", "ahf": "categorical",
+                    "bnpp": "numeric", "manufacturer": "categorical", "device": "categorical"}
+        options = {"n": n, "size": size, "seed": seed, "shortcut": shortcut}
+        if version == 2:
+            from seegaan.cohort.clinical_v2 import DEVICE_LOG_ODDS, DEVICE_LOG_ODDS_SHORTCUT
+
+            features.update(site="categorical", egfr="numeric", projection="categorical")
+            options["device_log_odds"] = device_log_odds if device_log_odds is not None else (
+                DEVICE_LOG_ODDS_SHORTCUT if shortcut else DEVICE_LOG_ODDS)
+        # "version" is the file format (1 throughout); "cohort_version" the renderer.
+        info = {"format": "seegaan-cohort", "version": 1, "seegaan": __version__}
+        if version == 2:
+            info["cohort_version"] = 2
         write_json(tmp / "cohort.json", {
-            "format": "seegaan-cohort", "version": 1, "seegaan": __version__,
-            "options": {"n": n, "size": size, "seed": seed, "shortcut": shortcut},
+            **info, "options": options,
             "n_images": len(table), "n_patients": int(table["patient_id"].nunique()),
-            "image_dir": "images", "table": "cohort.csv",
-            "features": {"sex": "categorical", "age": "numeric", "ahf": "categorical",
-                         "bnpp": "numeric", "manufacturer": "categorical",
-                         "device": "categorical"},
+            "image_dir": "images", "table": "cohort.csv", "features": features,
             "ground_truth": [c for c in table.columns if c.startswith("gt_")],
         })
     return table

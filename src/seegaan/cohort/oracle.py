@@ -13,7 +13,8 @@ Example::
 
 Retrain (about 4 minutes on 2 idle CPU cores; much longer when other jobs share them)::
 
-    python -m seegaan.cohort.oracle --out src/seegaan/assets/oracle
+    python -m seegaan.cohort.oracle --version 1     # -> src/seegaan/assets/oracle
+    python -m seegaan.cohort.oracle --version 2     # -> src/seegaan/assets/oracle/v2
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ from seegaan.cohort.subject import Subject
 from seegaan.errors import CheckpointError, OptionError
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "oracle"
+ASSET_DIRS = {1: ASSET_DIR, 2: ASSET_DIR / "v2"}  # one oracle per cohort version
 TARGETS = ("gt_ctr", "gt_fat", "gt_breast", "gt_bmd", "gt_effusion", "gt_congestion",
            "gt_device", "gt_zoom", "gt_rotation", "gt_inspiration")
+TARGETS_V2 = TARGETS + ("gt_ap", "gt_lr_marker", "gt_thorax_width", "gt_thorax_height",
+                        "gt_diaphragm", "gt_heart_shift")
+BINARY = ("gt_device", "gt_ap", "gt_lr_marker")  # scored by AUC, clipped to [0, 1]
 
 
 @dataclass
@@ -53,7 +58,8 @@ class OracleConfig:
     std: list[float] = field(default_factory=list)
     n_train: int = 0
     seed: int = 0
-    metrics: dict = field(default_factory=dict)  # held-out R² per target
+    metrics: dict = field(default_factory=dict)  # held-out R² per target (AUC for BINARY, v2)
+    cohort_version: int = 1  # the cohort version it reads
     train_seconds: float = 0.0  # wall time of train_oracle (render + fit + evaluate)
 
 
@@ -107,23 +113,31 @@ class Oracle:
         y = (torch.cat(out) * self._std + self._mean).numpy() if out else np.zeros((0, len(self.cfg.targets)))
         df = pd.DataFrame(y, columns=list(self.cfg.targets))
         # Physical bounds: none of these can be negative.
-        for c in ("gt_fat", "gt_breast", "gt_effusion", "gt_congestion", "gt_device"):
-            df[c] = df[c].clip(lower=0.0)
-        df["gt_device"] = df["gt_device"].clip(upper=1.0)
+        for c in ("gt_fat", "gt_breast", "gt_effusion", "gt_congestion", *BINARY):
+            if c in df:
+                df[c] = df[c].clip(lower=0.0)
+        for c in BINARY:
+            if c in df:
+                df[c] = df[c].clip(upper=1.0)
         return df
 
 
-def load_oracle(size: int | None = None, path: str | os.PathLike | None = None) -> Oracle:
-    """The shipped oracle (or one saved by :func:`train_oracle` at ``path``).
+def load_oracle(size: int | None = None, path: str | os.PathLike | None = None,
+                version: int = 1) -> Oracle:
+    """The shipped oracle for cohort ``version`` (or one saved by :func:`train_oracle` at ``path``).
 
     ``size`` is the resolution of the images you will pass; any size works (images are
-    resized to the oracle's own 64×64), it is checked only for sanity.
+    resized to the oracle's own 64×64), it is checked only for sanity. Version-1 films need
+    the version-1 oracle and version-2 films the version-2 one (``cohort.json`` says which:
+    ``cohort_version``, absent for version 1).
     """
     from safetensors.torch import load_file
 
     if size is not None and size < 16:
         raise OptionError(f"size: the oracle needs images of at least 16 pixels (got {size})")
-    d = Path(path) if path is not None else ASSET_DIR
+    if path is None and version not in ASSET_DIRS:
+        raise OptionError(f"version {version!r}: choose 1 or 2")
+    d = Path(path) if path is not None else ASSET_DIRS[version]
     try:
         meta = json.loads((d / "config.json").read_text())
         state = load_file(str(d / "model.safetensors"))
@@ -144,14 +158,15 @@ def load_oracle(size: int | None = None, path: str | os.PathLike | None = None) 
 
 # --------------------------------------------------------------------------------------
 # training
-def training_subjects(n: int, seed: int) -> list[Subject]:
+def training_subjects(n: int, seed: int, version: int = 1) -> list[Subject]:
     """Cohort subjects with each factor widened towards uniform half of the time.
 
     The cohort itself has few effusions, pacemakers and extreme hearts; a readout trained only
     on it would regress rare values to the mean.
     """
-    base = sample_subjects(n, seed=seed)
+    base = sample_subjects(n, seed=seed, version=version)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 99]))
+    rng2 = np.random.default_rng(np.random.SeedSequence([seed, 98]))
     out = []
     for s in base:
         u = rng.random(8)
@@ -171,6 +186,20 @@ def training_subjects(n: int, seed: int) -> list[Subject]:
             ch["bmd"] = float(rng.uniform(0.45, 1.3))
         if u[6] < 0.4 and s.sex == "F":
             ch["breast_mm"] = float(rng.uniform(8.0, 65.0))
+        if version == 2:  # separate stream: the version-1 draws stay as they were
+            w = rng2.random(6)
+            if w[0] < 0.3:
+                ch["ap"] = int(rng2.random() < 0.5)
+            if w[1] < 0.3:
+                ch["lr_marker"] = int(rng2.random() < 0.5)
+            if w[2] < 0.4:
+                ch["thorax_width"] = float(rng2.uniform(0.85, 1.15))
+            if w[3] < 0.4:
+                ch["thorax_height"] = float(rng2.uniform(0.88, 1.12))
+            if w[4] < 0.4:
+                ch["diaphragm_mm"] = float(rng2.uniform(-25.0, 25.0))
+            if w[5] < 0.4:
+                ch["heart_shift_mm"] = float(rng2.uniform(-15.0, 15.0))
         out.append(s.replace(**ch))
     return out
 
@@ -180,20 +209,40 @@ def _r2(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return 1.0 - ((y - p) ** 2).sum(0) / np.maximum(ss, 1e-12)
 
 
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve (Mann–Whitney), NaN when one class is missing."""
+    pos, neg = p[y > 0.5], p[y <= 0.5]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    ranks = pd.Series(np.concatenate([pos, neg])).rank().to_numpy()
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
 def evaluate(oracle: Oracle, n: int = 1500, seed: int = 777, size: int = 64,
              workers: int = 0) -> dict[str, float]:
-    """Held-out R² per factor on a fresh cohort (the natural distribution) at ``size``."""
+    """Held-out R² per factor on a fresh cohort (the natural distribution) at ``size``.
+
+    For a version-2 oracle the switches (``BINARY``) are scored by AUC instead, and their
+    R² is kept as ``r2_<name>``.
+    """
     from seegaan.cohort.cohort import render_arrays
 
-    subjects = sample_subjects(n, seed=seed)
+    version = oracle.cfg.cohort_version
+    subjects = sample_subjects(n, seed=seed, version=version)
     x = render_arrays(subjects, size, workers=workers).astype(np.float32) / 65535.0 * 2.0 - 1.0
     y = pd.DataFrame([ground_truth(s) for s in subjects])[list(oracle.cfg.targets)].to_numpy()
     p = oracle.predict(x[:, None]).to_numpy()
-    return {t: round(float(r), 4) for t, r in zip(oracle.cfg.targets, _r2(y, p))}
+    out = {t: round(float(r), 4) for t, r in zip(oracle.cfg.targets, _r2(y, p))}
+    if version == 2:
+        for j, t in enumerate(oracle.cfg.targets):
+            if t in BINARY:
+                out[f"r2_{t}"] = out[t]
+                out[t] = round(_auc(y[:, j], p[:, j]), 4)
+    return out
 
 
 def train_oracle(out: str | os.PathLike, n: int = 8000, epochs: int = 14, seed: int = 0,
-                 workers: int = 0, log=print) -> Oracle:
+                 workers: int = 0, log=print, version: int = 1) -> Oracle:
     """Render ``n`` training films, fit the CNN, measure held-out R², save safetensors + JSON."""
     from safetensors.torch import save_file
 
@@ -202,8 +251,9 @@ def train_oracle(out: str | os.PathLike, n: int = 8000, epochs: int = 14, seed: 
 
     t0 = time.perf_counter()
     torch.manual_seed(seed)
-    cfg = OracleConfig(seed=seed, n_train=n)
-    subjects = training_subjects(n, seed=10_000 + seed)
+    cfg = OracleConfig(seed=seed, n_train=n, cohort_version=version,
+                       targets=TARGETS_V2 if version == 2 else TARGETS)
+    subjects = training_subjects(n, seed=10_000 + seed, version=version)
     x = torch.from_numpy(render_arrays(subjects, cfg.image_size, workers=workers).astype(np.float32))
     x = _to_input(x[:, None] / 65535.0 * 2.0 - 1.0, cfg.image_size)
     y = torch.tensor(pd.DataFrame([ground_truth(s) for s in subjects])[list(cfg.targets)].to_numpy(),
@@ -254,14 +304,16 @@ def train_oracle(out: str | os.PathLike, n: int = 8000, epochs: int = 14, seed: 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Train the cohort oracle (a small CNN regressor).")
-    ap.add_argument("--out", default=str(ASSET_DIR))
+    ap.add_argument("--out", default=None, help="default: the shipped oracle of --version")
+    ap.add_argument("--version", type=int, default=1, choices=(1, 2), help="cohort version")
     ap.add_argument("--n", type=int, default=8000)
     ap.add_argument("--epochs", type=int, default=14)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0)
     a = ap.parse_args(argv)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    train_oracle(a.out, n=a.n, epochs=a.epochs, seed=a.seed, workers=a.workers)
+    train_oracle(a.out or ASSET_DIRS[a.version], n=a.n, epochs=a.epochs, seed=a.seed,
+                 workers=a.workers, version=a.version)
     return 0
 
 

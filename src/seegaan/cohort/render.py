@@ -30,6 +30,7 @@ from scipy import ndimage
 from seegaan.cohort.anatomy import Atlas, load_atlas
 from seegaan.cohort.subject import Subject
 from seegaan.cohort.vendors import VENDORS, Vendor
+from seegaan.errors import OptionError
 
 MU_WATER = 0.0205  # 1/mm, water at the ~60 keV effective energy of a chest beam
 RHO_HEART = 1.04  # heart/blood relative to water
@@ -134,18 +135,24 @@ def _heart(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas) -> tupl
 
 # --------------------------------------------------------------------------------------
 # attenuation
-def _breasts(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas) -> np.ndarray:
-    """Breast soft tissue (mm): sharp infero-lateral fold, gradual superior fade."""
+def _breasts(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas, lateral: float = 0.62,
+             radius: float = 0.16, radius_row: float = 0.12, centre_row: float = 0.10
+             ) -> np.ndarray:
+    """Breast soft tissue (mm): sharp infero-lateral fold, gradual superior fade.
+
+    ``lateral``: centre's share of the way from the midline to the lung edge; ``radius``:
+    horizontal and vertical radii (field units) of a 40 mm breast; ``centre_row``: its row.
+    """
     if s.breast_mm <= 0:
         return np.zeros_like(rows)
     lm = atlas.landmarks
     size = (s.breast_mm / 40.0) ** (1.0 / 3.0)  # footprint grows with the cube root of volume
-    cy = 0.10 + 0.0006 * s.breast_mm  # larger breasts sit lower
+    cy = centre_row + 0.0006 * s.breast_mm  # larger breasts sit lower
     out = np.zeros_like(rows)
     for side, sign in (("lung_r", -1.0), ("lung_l", 1.0)):
         edge = lm[side]["left"] if sign < 0 else lm[side]["right"]
-        cx = lm["midline_col"] + 0.62 * (edge - lm["midline_col"])
-        rx, ry = 0.16 * size, 0.12 * size
+        cx = lm["midline_col"] + lateral * (edge - lm["midline_col"])
+        rx, ry = radius * size, radius_row * size
         dy = rows - cy
         ry_eff = np.where(dy < 0, 3.0 * ry, ry)  # fades upward, ends at the inframammary fold
         d2 = ((cols - cx) / rx) ** 2 + (dy / ry_eff) ** 2
@@ -194,6 +201,42 @@ def _catmull_rom(pts: np.ndarray, n: int = 12) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _polyline_d2(rows: np.ndarray, cols: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """Squared distance of every point to a polyline given as (row, col) vertices."""
+    d2 = np.full(rows.shape, np.inf)
+    for (r0, c0), (r1, c1) in zip(curve[:-1], curve[1:]):
+        dr, dc = r1 - r0, c1 - c0
+        tt = np.clip(((rows - r0) * dr + (cols - c0) * dc) / (dr * dr + dc * dc + 1e-12), 0, 1)
+        d2 = np.minimum(d2, (rows - r0 - tt * dr) ** 2 + (cols - c0 - tt * dc) ** 2)
+    return d2
+
+
+def _can(rows, cols, cr, cc, hw, hh, rad, aa, f):
+    """Signed distance to a rounded-rectangle can (centre cr, cc; half sizes hw, hh; corner
+    radius rad) and the soft mask of its header, the connector block on its upper medial edge."""
+    qx = np.abs(cols - cc) - (hw - rad)
+    qy = np.abs(rows - cr) - (hh - rad)
+    dist = np.hypot(np.clip(qx, 0, None), np.clip(qy, 0, None)) + np.minimum(np.maximum(qx, qy), 0) - rad
+    hq = np.maximum(np.abs(cols - (cc - 0.3 * hw)) - 0.5 * hw, np.abs(rows - (cr - hh - 5.0 / f)) - 5.0 / f)
+    return dist, 1.0 / (1.0 + np.exp(hq / aa))
+
+
+def _lead_points(lm: dict, cr, cc, hw, hh, heart_pt, svc: float = 0.08) -> np.ndarray:
+    """Control points of a lead: subclavian vein, SVC, right atrium, RV apex.
+
+    ``heart_pt(row, col)`` maps an intracardiac point of the source heart to the displayed one.
+    """
+    mid = lm["midline_col"]
+    return np.array([
+        [cr - hh - 0.012, cc - 0.3 * hw],
+        [cr - 0.03, mid + svc],
+        [lm["heart_top"] - 0.03, mid - 0.045],
+        heart_pt(lm["heart_top"] + 0.08, mid - 0.065),
+        heart_pt(lm["heart_centroid"][0] + 0.02, mid - 0.03),
+        heart_pt(lm["heart_bottom"] - 0.06, lm["heart_centroid"][1] + 0.10),
+    ])
+
+
 def _device(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas, px_mm: float) -> np.ndarray:
     """Pacemaker can in the left infraclavicular fossa and its lead to the RV apex (mm water-eq)."""
     if not s.device:
@@ -206,15 +249,10 @@ def _device(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas, px_mm:
     cc = lm["lung_l"]["right"] - 0.13 + jc
     # can: rounded rectangle ~50 x 42 mm; titanium saturates to near white
     hw, hh, rad = 25.0 / f, 21.0 / f, 8.0 / f
-    qx = np.abs(cols - cc) - (hw - rad)
-    qy = np.abs(rows - cr) - (hh - rad)
-    dist = np.hypot(np.clip(qx, 0, None), np.clip(qy, 0, None)) + np.minimum(np.maximum(qx, qy), 0) - rad
     aa = max(px_mm, 0.5) / f
+    dist, header = _can(rows, cols, cr, cc, hw, hh, rad, aa, f)
     can = 1.0 / (1.0 + np.exp(dist / aa))
     inner = 1.0 / (1.0 + np.exp((dist + 6.0 / f) / aa))  # battery and circuit board inside
-    # header: the epoxy connector block on the can's upper medial edge, less dense
-    hq = np.maximum(np.abs(cols - (cc - 0.3 * hw)) - 0.5 * hw, np.abs(rows - (cr - hh - 5.0 / f)) - 5.0 / f)
-    header = 1.0 / (1.0 + np.exp(hq / aa))
     out = 26.0 * can + 14.0 * inner + 9.0 * header
     # lead: through the subclavian vein and SVC into the right atrium, then to the RV apex;
     # the intracardiac points follow the (scaled) heart.
@@ -224,22 +262,7 @@ def _device(s: Subject, rows: np.ndarray, cols: np.ndarray, atlas: Atlas, px_mm:
     def heart_pt(r, c):
         return [ar + (r - ar) * sz, ac + (c - ac) * sx]
 
-    mid = lm["midline_col"]
-    pts = np.array([
-        [cr - hh - 0.012, cc - 0.3 * hw],
-        [cr - 0.03, mid + 0.08],
-        [lm["heart_top"] - 0.03, mid - 0.045],
-        heart_pt(lm["heart_top"] + 0.08, mid - 0.065),
-        heart_pt(lm["heart_centroid"][0] + 0.02, mid - 0.03),
-        heart_pt(lm["heart_bottom"] - 0.06, lm["heart_centroid"][1] + 0.10),
-    ])
-    curve = _catmull_rom(pts)
-    a, b = curve[:-1], curve[1:]
-    d2 = np.full(rows.shape, np.inf)
-    for (r0, c0), (r1, c1) in zip(a, b):
-        dr, dc = r1 - r0, c1 - c0
-        tt = np.clip(((rows - r0) * dr + (cols - c0) * dc) / (dr * dr + dc * dc + 1e-12), 0, 1)
-        d2 = np.minimum(d2, (rows - r0 - tt * dr) ** 2 + (cols - c0 - tt * dc) ** 2)
+    d2 = _polyline_d2(rows, cols, _catmull_rom(_lead_points(lm, cr, cc, hw, hh, heart_pt)))
     # Gaussian tube whose integral across it stays fixed, so a thin wire survives downsampling.
     sig = max(1.0, 0.6 * px_mm) / f
     out += 14.0 * (1.0 / f) / sig * np.exp(-d2 / (2 * sig * sig))
@@ -316,6 +339,19 @@ def _border(p: np.ndarray, vendor: Vendor) -> np.ndarray:
     return p * (1.0 - w) + w
 
 
+def log_exposure(a: np.ndarray, scatter: float, equalise: float, px: float, aec: float) -> np.ndarray:
+    """Beer–Lambert transmission plus blurred scatter, log, AEC offset and dynamic-range
+    compression: path length (mm) -> log exposure, before any look-up curve."""
+    t = np.exp(-MU_WATER * a)
+    t = t + scatter * _blur(t, SCATTER_MM / px, 2.5)
+    d = -np.log(t) - aec
+    if equalise > 0:
+        # Dynamic-range compression (MUSICA-like): pull the low-pass towards a fixed level
+        # (not the image mean, which would make every change global).
+        d = d - equalise * (_blur(d, EQUALISE_MM / px, 2.0) - D_REF)
+    return d
+
+
 def process(a: np.ndarray, vendor: Vendor, noise_seed: int, field_mm: float, aec: float = 0.0
             ) -> np.ndarray:
     """Detector physics and vendor processing: path length (mm) -> display image in [0, 1].
@@ -323,15 +359,8 @@ def process(a: np.ndarray, vendor: Vendor, noise_seed: int, field_mm: float, aec
     ``aec`` is the automatic-exposure-control offset in log exposure: the exposure rises
     with body habitus, which partly cancels the extra attenuation of fat.
     """
-    n = a.shape[0]
-    px = field_mm / n
-    t = np.exp(-MU_WATER * a)
-    t = t + vendor.scatter * _blur(t, SCATTER_MM / px, 2.5)
-    d = -np.log(t) - aec
-    if vendor.equalise > 0:
-        # Dynamic-range compression (MUSICA-like): pull the low-pass towards a fixed level
-        # (not the image mean, which would make every change global).
-        d = d - vendor.equalise * (_blur(d, EQUALISE_MM / px, 2.0) - D_REF)
+    px = field_mm / a.shape[0]
+    d = log_exposure(a, vendor.scatter, vendor.equalise, px, aec)
     # Film-like characteristic curve: logistic in log exposure (toe for the lungs, shoulder
     # for the abdomen), then the vendor's gamma.
     p = 1.0 / (1.0 + np.exp(-(d - vendor.centre) / vendor.width))
@@ -347,9 +376,19 @@ def process(a: np.ndarray, vendor: Vendor, noise_seed: int, field_mm: float, aec
 
 def render_image(s: Subject, size: int) -> np.ndarray:
     """The processed radiograph of ``s`` as float32 ``(size, size)`` in [0, 1] (white = dense)."""
+    if s.version == 2:
+        from seegaan.cohort import render_v2
+
+        return render_v2.render_image(s, size)
+    _check_version(s)
     atlas = load_atlas(size)
     a, vendor = attenuation(s, size, atlas)
     return process(a, vendor, s.noise_seed, atlas.field_mm, aec=AEC_PER_MM_FAT * s.fat_mm)
+
+
+def _check_version(s: Subject) -> None:
+    if s.version != 1:
+        raise OptionError(f"cohort version {s.version!r}: choose 1 or 2")
 
 
 # --------------------------------------------------------------------------------------
@@ -377,6 +416,11 @@ def cardiothoracic_ratio(s: Subject) -> float:
     atlas = load_atlas(MEASURE_SIZE)
     rows, cols = source_coords(s, MEASURE_SIZE, atlas)
     _, hs = _heart(s, rows, cols, atlas)
+    return measure_ctr(hs, rows, cols, atlas)
+
+
+def measure_ctr(hs: np.ndarray, rows: np.ndarray, cols: np.ndarray, atlas: Atlas) -> float:
+    """CTR from a displayed heart thickness map and the anatomy coordinates of its pixels."""
     lay = _Sampler(atlas, rows, cols)(("lung_r", "lung_l"))
     lr, ll = lay["lung_r"], lay["lung_l"]
     h_lo, h_hi = _extent(hs, 4.0)
@@ -390,8 +434,18 @@ def cardiothoracic_ratio(s: Subject) -> float:
 
 def ground_truth(s: Subject) -> dict[str, float]:
     """The ``gt_*`` columns of one radiograph (independent of the output size)."""
+    if s.version == 2:
+        from seegaan.cohort import render_v2
+
+        return render_v2.ground_truth(s)
+    _check_version(s)
+    return common_truth(s, cardiothoracic_ratio(s))
+
+
+def common_truth(s: Subject, ctr: float) -> dict[str, float]:
+    """The ``gt_*`` columns every cohort version records, given the measured CTR."""
     return {
-        "gt_ctr": round(cardiothoracic_ratio(s), 5),
+        "gt_ctr": round(ctr, 5),
         "gt_fat": float(s.fat_mm),
         "gt_breast": float(s.breast_mm),
         "gt_bmd": float(s.bmd),

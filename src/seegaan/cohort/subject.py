@@ -40,6 +40,16 @@ class Subject:
     deform_seed: int = 0  # patient-level: the same patient keeps the same anatomy
     device_seed: int = 0  # patient-level placement of the pacemaker can and lead
     noise_seed: int = 0  # film-level quantum noise
+    # -- cohort version 2 only (version 1 ignores every field below) --------------------------
+    version: int = 1  # renderer generation: 1 (original) or 2 (PA framing, shape model, ...)
+    site: str = "A"  # hospital site; the population and the vendor go with it
+    egfr: float = 80.0  # renal function, mL/min/1.73 m² (v2 BNPP model)
+    ap: int = 0  # 0: erect PA film; 1: AP portable (magnified heart, scapulae, text marker)
+    lr_marker: int = 1  # lead side marker ("L") on the film, 0/1
+    thorax_width: float = 1.0  # shape model: lateral scale of the chest, 0.85..1.15
+    thorax_height: float = 1.0  # shape model: cranio-caudal scale (rib spacing follows), 0.88..1.12
+    diaphragm_mm: float = 0.0  # shape model: dome elevation (+ = higher), -25..+25 mm
+    heart_shift_mm: float = 0.0  # shape model: heart position (+ = to the patient's left), mm
 
     def replace(self, **changes) -> Subject:
         """A copy with some fields changed (see :func:`seegaan.cohort.counterfactual`)."""
@@ -49,4 +59,8 @@ class Subject:
 # Fields a counterfactual may change, each with the gt_* column it drives.
 FACTORS = {"heart_scale": "gt_ctr", "fat_mm": "gt_fat", "breast_mm": "gt_breast", "bmd": "gt_bmd",
            "effusion_r_mm": "gt_effusion", "effusion_l_mm": "gt_effusion",
-           "congestion": "gt_congestion", "device": "gt_device"}
+           "congestion": "gt_congestion", "device": "gt_device",
+           # version 2 only
+           "ap": "gt_ap", "lr_marker": "gt_lr_marker", "thorax_width": "gt_thorax_width",
+           "thorax_height": "gt_thorax_height", "diaphragm_mm": "gt_diaphragm",
+           "heart_shift_mm": "gt_heart_shift"}

@@ -47,3 +47,46 @@ VENDORS: dict[str, Vendor] = {v.name: v for v in (
 
 NAMES = tuple(TABLE1_COUNTS)
 PROPORTIONS = tuple(c / sum(TABLE1_COUNTS.values()) for c in TABLE1_COUNTS.values())
+
+
+# --------------------------------------------------------------------------------------
+# Cohort version 2: vendors differ inside the body, not by the border.
+@dataclass(frozen=True)
+class VendorV2:
+    name: str
+    scatter: float  # scatter-to-primary after the grid
+    centre: float  # log exposure shown as mid grey
+    width: float  # log-exposure scale of the logistic curve (smaller = more contrast)
+    toe: float  # extra lift of the darkest greys (lungs): 0 = pure logistic
+    gamma: float  # exponent after the curve
+    equalise: float  # dynamic-range compression share (low-pass 15 mm)
+    edge: float  # fine unsharp-mask gain (radius edge_mm)
+    edge_mm: float
+    detail: float  # medium-scale (8 mm) contrast enhancement gain
+    noise: float  # noise SD at mid grey (display units)
+    grain_mm: float  # noise correlation length: 0 = white, larger = blotchier texture
+
+
+VENDORS_V2: dict[str, VendorV2] = {v.name: v for v in (
+    #        name          scat  centre width toe   gamma equal edge  e_mm detail noise  grain
+    VendorV2("Carestream", 0.10, 2.85, 0.50, 0.00, 1.00, 0.45, 0.45, 1.5, 0.30, 0.010, 0.0),
+    VendorV2("GE",         0.08, 2.95, 0.44, 0.05, 1.15, 0.50, 0.70, 1.0, 0.15, 0.008, 0.6),
+    VendorV2("Swissray",   0.14, 2.90, 0.56, 0.06, 0.95, 0.30, 0.20, 2.5, 0.45, 0.010, 0.9),
+    VendorV2("Agfa",       0.09, 2.90, 0.48, 0.00, 1.05, 0.60, 0.55, 1.5, 0.50, 0.009, 0.4),
+    VendorV2("Thales",     0.12, 3.00, 0.55, 0.05, 1.25, 0.35, 0.30, 2.0, 0.20, 0.012, 1.2),
+    VendorV2("Siemens",    0.10, 2.85, 0.46, 0.03, 1.05, 0.45, 0.40, 1.2, 0.35, 0.010, 0.8),
+    VendorV2("Canon",      0.08, 2.80, 0.42, 0.00, 0.95, 0.50, 0.85, 0.8, 0.15, 0.009, 0.3),
+    VendorV2("Varian",     0.16, 2.90, 0.56, 0.06, 0.95, 0.25, 0.15, 3.0, 0.10, 0.012, 1.2),
+)}
+
+# Sites and their equipment. Each site buys from few vendors; AP portable films come from
+# the mobile units, whatever the site. The overall mix stays close to Table 1.
+SITES = ("A", "B", "C", "D")
+SITE_PROPORTIONS = (0.40, 0.30, 0.20, 0.10)
+SITE_VENDORS_PA: dict[str, dict[str, float]] = {
+    "A": {"Carestream": 0.55, "GE": 0.30, "Agfa": 0.10, "Canon": 0.05},
+    "B": {"GE": 0.55, "Swissray": 0.30, "Thales": 0.15},
+    "C": {"Swissray": 0.35, "Carestream": 0.35, "Thales": 0.15, "Agfa": 0.10, "Varian": 0.05},
+    "D": {"Siemens": 0.35, "Agfa": 0.35, "Canon": 0.20, "GE": 0.10},
+}
+PORTABLE_VENDORS: dict[str, float] = {"Carestream": 0.50, "GE": 0.40, "Siemens": 0.10}

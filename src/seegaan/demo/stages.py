@@ -84,7 +84,8 @@ def render_cohort_stage(run: DemoRun) -> None:
 
     cfg = run.cfg
     out = run.root / "cohort"
-    table = render_cohort(out, n=cfg.n_images, size=cfg.size, seed=cfg.seed)
+    # version 1: the bundled checkpoint was trained on cohort v1 (until a v2 one ships)
+    table = render_cohort(out, n=cfg.n_images, size=cfg.size, seed=cfg.seed, version=1)
     run.say(f"      {len(table)} radiographs of {table['patient_id'].nunique()} patients, "
             f"AHF {table['ahf'].mean():.0%}, female {(table['sex'] == 'F').mean():.0%}")
 

@@ -24,6 +24,14 @@ class Discriminator(nn.Module):
         self.fc1 = EqualLinear(c * 16, cfg.head_dim, activate=True)
         self.fc2 = EqualLinear(cfg.head_dim, 1)
 
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activations after each trunk block (for the feature-matching loss)."""
+        out = []
+        for layer in self.trunk:
+            x = layer(x)
+            out.append(x)
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head_conv(self.mbstd(self.trunk(x)))
         return self.fc2(self.fc1(h.flatten(1))).squeeze(1)

@@ -77,7 +77,7 @@ class Generator(nn.Module):
         """Synthesise images in [-1, 1]. ``noise=None`` switches noise off (deterministic)."""
         if w.ndim == 2:
             w = w[:, None, :].expand(-1, self.num_ws, -1)
-        if noise is None:
+        if noise is None or not self.cfg.g_noise:
             noise = [None] * len(self.convs)
         x = self.const.expand(w.shape[0], -1, -1, -1)
         x = self.convs[0](x, w[:, 0], noise[0])

@@ -22,8 +22,12 @@ class MappingNetwork(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [PixelNorm()]
         dims = [cfg.z_dim] + [cfg.w_dim] * cfg.mapping_layers
-        for a, b in zip(dims[:-1], dims[1:]):
-            layers.append(EqualLinear(a, b, lr_mul=cfg.mapping_lr_mul, activate=True))
+        last = len(dims) - 2
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            # A linear last layer lets w take any sign and scale, like the encoder's output
+            # (whose last layer is linear too); a leaky ReLU skews w positive.
+            act = not (cfg.mapping_linear_last and i == last)
+            layers.append(EqualLinear(a, b, lr_mul=cfg.mapping_lr_mul, activate=act))
         self.net = nn.Sequential(*layers)
         self.z_dim = cfg.z_dim
 

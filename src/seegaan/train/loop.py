@@ -51,6 +51,7 @@ from seegaan.models.generator import Generator
 from seegaan.models.mapping import MappingNetwork
 from seegaan.train import distributed as ddist
 from seegaan.train.augment import apply_augment, draw_augment
+from seegaan.train.detail import feature_matching, laplacian_l1
 from seegaan.train.ema import ema_beta, update_ema
 from seegaan.train.metrics import fid_or_none, sliced_wasserstein, ssim
 from seegaan.train.perceptual import build_perceptual
@@ -275,6 +276,14 @@ class Trainer:
             perc = self.perc(x_rec, x)
             loss_enc = loss_enc + self.perc_weight * perc
             stats["perceptual"] = perc.item()
+        if cfg.hf_weight > 0:
+            hf = laplacian_l1(x_rec, x)
+            loss_enc = loss_enc + cfg.hf_weight * hf
+            stats["hf"] = hf.item()
+        if cfg.fm_weight > 0:
+            fm = feature_matching(D.features(x_rec), D.features(x))
+            loss_enc = loss_enc + cfg.fm_weight * fm
+            stats["fm"] = fm.item()
         loss_g = loss_fake + loss_enc
         if do_reg and cfg.moment_weight > 0:
             m_enc = ddist.global_mean(w_enc.pow(2).mean(), self.dist)

@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="test")
     ap.add_argument("--limit", type=int, default=0, help="first N images only (0: all)")
     ap.add_argument("--no-oracle", action="store_true")
+    ap.add_argument("--cohort-version", type=int, default=1, choices=(1, 2),
+                    help="which cohort the films come from (selects the oracle)")
     ap.add_argument("--json", help="also write the figures to this file")
     a = ap.parse_args(argv)
     try:
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if not a.no_oracle:
             from seegaan.cohort.oracle import load_oracle
 
-            oracle = load_oracle(int(ae.image_size))
+            oracle = load_oracle(int(ae.image_size), version=a.cohort_version)
         q = reconstruction_quality(ae, x, oracle)
     except SeegaanError as err:
         print(f"error: {err}", file=sys.stderr)

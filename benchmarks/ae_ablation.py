@@ -1,0 +1,155 @@
+"""Ablation of the demo autoencoder at a fixed step budget on cohort-v2 films (64x64).
+
+Every arm trains the ``demo64`` architecture from scratch for the same number of steps with
+the same seed, data order and batch, changing one thing:
+
+- ``base``: the bundled checkpoint's recipe;
+- ``wide``: wider generator layers at 32² and 64² (128/64 instead of 64/32 channels);
+- ``hf``: a Laplacian-pyramid L1 detail term in the reconstruction loss;
+- ``fm``: discriminator feature matching between x and G(E(x));
+- ``nonoise``: no per-pixel noise inputs in G;
+- ``r1low``: R1 weight 1 instead of 10;
+- ``linmap``: a linear last mapping layer (as in the SEE-GAAN reference);
+- ``combo``: ``wide`` + ``hf`` + ``linmap``.
+
+Each arm is scored on held-out films (the prepared ``test`` split) by SSIM of the
+reconstructions and by the Pearson r between the cohort-v2 oracle's bone density (and heart
+size) read on originals and on reconstructions. The chosen arm maximises bone-density r,
+then SSIM. The table goes to ``OUT/ablation.md`` and ``OUT/ablation.json``.
+
+Usage (run niced, in the background; every arm is resumable)::
+
+    seegaan cohort ~/.cache/seegaan-runs/cohort64_v2 --n 2400 --size 64 --seed 1
+    seegaan prepare --images .../cohort64_v2/images --csv .../cohort64_v2/cohort.csv \\
+        --out ~/.cache/seegaan-runs/data64_v2 --size 64
+    nice -n 15 python benchmarks/ae_ablation.py ~/.cache/seegaan-runs/data64_v2 \\
+        --out ~/.cache/seegaan-runs/ablation --steps 300
+    python benchmarks/ae_ablation.py DATA --out OUT --score-only      # re-score finished arms
+
+``--train ARM --steps N --run DIR`` trains one arm for long (``--resume`` continues it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seegaan.config import TrainConfig, get_preset
+
+ARMS: dict[str, tuple[dict, dict]] = {  # name: (model overrides, train overrides)
+    "base": ({}, {}),
+    "wide": ({"g_channels": (128, 128, 128, 128, 64)}, {}),
+    "hf": ({}, {"hf_weight": 1.0}),
+    "fm": ({}, {"fm_weight": 0.1}),
+    "nonoise": ({"g_noise": False}, {}),
+    "r1low": ({}, {"r1_gamma": 1.0}),
+    "linmap": ({"mapping_linear_last": True}, {}),
+    "combo": ({"g_channels": (128, 128, 128, 128, 64), "mapping_linear_last": True},
+              {"hf_weight": 1.0}),
+}
+
+
+def arm_configs(arm: str, steps: int, batch: int, seed: int):
+    model_over, train_over = ARMS[arm]
+    model_cfg = dataclasses.replace(get_preset("demo64"), preset=f"demo64-{arm}", **model_over)
+    cfg = TrainConfig(steps=steps, batch=batch, seed=seed, perceptual="ssim", best_by="ssim",
+                      log_every=25, sample_every=max(steps, 100), ckpt_every=50,
+                      val_every=max(steps, 100), val_images=64, **train_over)
+    cfg.extra = {"ablation_arm": arm, "cohort_version": 2}
+    return model_cfg, cfg
+
+
+def train_arm(data: Path, run: Path, arm: str, steps: int, batch: int, seed: int,
+              resume: bool) -> dict:
+    from seegaan.train.loop import train
+
+    model_cfg, cfg = arm_configs(arm, steps, batch, seed)
+    if steps > 1000:  # a long run: fewer, larger outputs
+        cfg.ckpt_every, cfg.val_every, cfg.sample_every, cfg.val_images = 250, 500, 1000, 128
+    resume = resume and (run / "state" / "state.json").is_file()
+    t0 = time.perf_counter()
+    out = train(data, run, model_cfg, cfg, resume=resume, overwrite=not resume, device="cpu")
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+@torch.no_grad()
+def score(data: Path, ckpt: Path, n: int = 256, oracle_path: str | None = None) -> dict:
+    """SSIM and oracle r (original vs reconstruction) on the first ``n`` test films."""
+    from seegaan.cohort.oracle import load_oracle
+    from seegaan.data.prepared import PreparedDataset
+    from seegaan.models.autoencoder import load_autoencoder
+    from seegaan.train.metrics import ssim
+
+    ds = PreparedDataset(data, "test")
+    x = ds.load_images(slice(0, min(n, len(ds))))
+    ae = load_autoencoder(str(ckpt)).eval()
+    rec = torch.cat([ae.reconstruct(x[i:i + 64]) for i in range(0, len(x), 64)])
+    oracle = load_oracle(64, path=oracle_path, version=2)
+    a, b = oracle.predict(x), oracle.predict(rec)
+    out = {"ssim": round(float(ssim(rec, x).mean()), 4), "n": len(x)}
+    for col, key in (("gt_bmd", "r_bmd"), ("gt_ctr", "r_ctr"), ("gt_fat", "r_fat"),
+                     ("gt_breast", "r_breast")):
+        out[key] = round(float(np.corrcoef(a[col], b[col])[0, 1]), 4)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("data", type=Path, help="prepared cohort-v2 dataset at 64x64")
+    ap.add_argument("--out", type=Path, required=True, help="folder of the arms' run directories")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--score-only", action="store_true")
+    ap.add_argument("--no-score", action="store_true", help="train the arms only")
+    ap.add_argument("--oracle", default=None, help="oracle directory (default: the shipped v2 one)")
+    ap.add_argument("--train", default=None, metavar="ARM", help="train one arm long, at --run")
+    ap.add_argument("--run", type=Path, default=None)
+    ap.add_argument("--resume", action="store_true")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    torch.set_num_threads(a.threads)
+    if a.train:
+        res = train_arm(a.data, a.run, a.train, a.steps, a.batch, a.seed, a.resume)
+        print(json.dumps({k: v for k, v in res.items() if k != "best"}, default=str))
+        return 0
+    a.out.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for arm in a.arms.split(","):
+        run = a.out / arm
+        if not a.score_only:
+            res = train_arm(a.data, run, arm, a.steps, a.batch, a.seed, resume=True)
+            (run / "ablation_time.json").write_text(json.dumps({"seconds": res["seconds"]}))
+        if a.no_score or not (run / "last").is_dir():
+            continue
+        rows[arm] = score(a.data, run / "last", oracle_path=a.oracle)
+        t = run / "ablation_time.json"
+        rows[arm]["train_s"] = json.loads(t.read_text())["seconds"] if t.is_file() else None
+        print(arm, rows[arm], flush=True)
+    if not rows:
+        return 0
+    best = max(rows, key=lambda k: (rows[k]["r_bmd"], rows[k]["ssim"]))
+    (a.out / "ablation.json").write_text(json.dumps({"steps": a.steps, "batch": a.batch,
+                                                     "arms": rows, "chosen": best}, indent=2))
+    lines = [f"| arm | SSIM | r bone density | r CTR | r fat | r breast | train s |",
+             "|---|---|---|---|---|---|---|"]
+    for k, r in rows.items():
+        lines.append(f"| {k}{' (chosen)' if k == best else ''} | {r['ssim']:.3f} | {r['r_bmd']:.3f} | "
+                     f"{r['r_ctr']:.3f} | {r['r_fat']:.3f} | {r['r_breast']:.3f} | {r['train_s']} |")
+    (a.out / "ablation.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
