@@ -1,0 +1,1 @@
+"""seegaan.validate: checks of explanations and models against the virtual cohort's known truth."""
