@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from seegaan.errors import ModelError, OptionError
+from seegaan.explain import ExplainableModel
 from seegaan.medxgan.config import ClassifierSpec
 
 OUTPUTS = ("auto", "logit", "probability", "log-threshold", "threshold")
@@ -112,18 +113,39 @@ class PositiveClass:
             return self.model.score(images)
         return torch.sigmoid(self.logit(images))
 
-    def bce(self, images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def bce(self, images: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Cross-entropy of C's positive score toward ``target`` (one squashing, stable form)."""
         target = target.to(images.dtype)
         if self.mode == "probability":
             p = self.model.score(images).clamp(1e-6, 1 - 1e-6)
-            return F.binary_cross_entropy(p, target)
-        return F.binary_cross_entropy_with_logits(self.logit(images), target)
+            return F.binary_cross_entropy(p, target, reduction=reduction)
+        return F.binary_cross_entropy_with_logits(self.logit(images), target, reduction=reduction)
 
     @torch.no_grad()
     def prob_batched(self, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
         return torch.cat([self.prob(images[i:i + batch]) for i in range(0, len(images), batch)])
 
+    def as_model(self) -> Any:
+        """C with the positive score as its output, for ``seegaan.explain.attribute`` (Grad-CAM,
+        IG on the same f as LIG)."""
+        return _PositiveScoreModel(self)
+
     def describe(self) -> dict[str, Any]:
         return {"name": str(self.model.name), "output": self.mode, "spec": self.spec.to_dict(),
                 "input_adapter": self.model.adapter.to_dict(), "sha256": fingerprint(self.model)}
+
+
+class _PositiveScoreModel(ExplainableModel):
+    """An ExplainableModel whose score is P(positive): C's layers, C's adapter, one sigmoid."""
+
+    def __init__(self, positive: PositiveClass) -> None:
+        inner = positive.model
+        super().__init__(f"{inner.name} (P positive)", inner.adapter)
+        self.positive, self.inner = positive, inner
+        self.gradcam_unavailable = inner.gradcam_unavailable
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        return self.positive.prob(images)
+
+    def gradcam_layer(self):
+        return self.inner.gradcam_layer()
