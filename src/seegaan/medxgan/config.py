@@ -85,6 +85,7 @@ class ClassifierSpec:
     output:      str = "auto"         # auto | logit | probability | log-threshold | threshold
     threshold:   float | None = None  # positive above this, in the target's units (e.g. 400 pg/mL)
     temperature: float = 0.25         # logit = (score - threshold) / temperature, on the model scale
+    target:      str | None = None    # name of the thresholded quantity (e.g. "bnpp"), for the record
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
