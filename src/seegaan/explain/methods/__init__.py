@@ -33,6 +33,7 @@ from seegaan.explain.methods.base import (
 
 # name -> "module:Class", in the order tables and figures show them.
 REGISTRY: dict[str, str] = {
+    "medxgan": "seegaan.explain.methods.medxgan:MedXGANMethod",
 }
 
 _EXTRA: dict[str, type[Method]] = {}
