@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "predict": ("seegaan.cli.explain", "predict", "Add a model's predictions to a latent table."),
     "explain": ("seegaan.cli.explain", "explain", "Explain a CNN: global/local sequences, lambda search, attribution maps."),
     "report": ("seegaan.cli.demo", "report", "Build report.html from any run directory."),
+    "view": ("seegaan.cli.view", "view", "Live local viewer: drag a film along a feature, see the model react."),
 }
 
 
