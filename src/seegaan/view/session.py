@@ -34,7 +34,7 @@ import torch
 from seegaan.errors import InputError, OptionError, SeegaanError
 from seegaan.latent.select import feature_columns, select_rows
 from seegaan.latent.store import LatentTable
-from seegaan.view.uploads import UploadError, prepare_upload
+from seegaan.view.uploads import MAX_UPLOAD_BYTES, UploadError, prepare_upload
 from seegaan.viz import web
 
 LAMBDA_RANGE = (-2.0, 4.0)   # the slider's span; 1 moves by the whole class-mean difference
@@ -155,6 +155,7 @@ class Viewer:
         return {"image_size": self.size, "w_dim": int(self.ae.w_dim), "n_films": len(self.ids),
                 "split": self.split, "features": self.features, "lambda_range": LAMBDA_RANGE,
                 "model": None if self.model is None else self.model.name,
+                "max_upload_bytes": MAX_UPLOAD_BYTES,
                 "target": self.target, "threshold": self.threshold,
                 "columns": [c for c in self.table.meta.columns if not c.startswith("_")]}
 

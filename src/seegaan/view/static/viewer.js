@@ -95,7 +95,12 @@
 
   async function upload(file) {
     if (!file) return;
-    if (file.size > 20e6) { say("upload: " + (file.size / 1e6).toFixed(1) + " MB is over the 20 MB limit"); return; }
+    const limit = state.info.max_upload_bytes;
+    if (file.size > limit) {   // the server refuses it too; this just saves sending it
+      say("upload: " + (file.size / 1e6).toFixed(1) + " MB is over the " + (limit / 1e6).toFixed(0) + " MB limit");
+      $("upload").value = "";
+      return;
+    }
     say("Preparing " + file.name + "…", "info");
     try {
       const res = await api("/api/upload", { method: "POST", body: file,
