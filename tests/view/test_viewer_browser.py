@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser import chromium_page, needs_browser  # noqa: E402
+from headless import chromium_page, needs_browser  # noqa: E402
 
 from seegaan.explain.methods import ATTRIBUTION, Method, register, unregister  # noqa: E402
 

@@ -27,6 +27,7 @@ import pandas as pd
 from seegaan import __version__
 from seegaan.errors import InputError, OutputExistsError
 from seegaan.report.discover import Artefacts, Sequence, discover
+from seegaan.report.interactive import method_sliders, sequence_slider
 from seegaan.utils.fsio import atomic_file
 
 COLOUR_HOW = ("How to read the subtraction maps: each panel is that frame minus the first frame, "
@@ -131,6 +132,7 @@ def _sequence_block(seq: Sequence, root: Path) -> str:
         facts.append(f"{perms} permutations, α = {alpha}, correction: {corr}")
     if facts:
         parts.append(f'<p class="caption">{html.escape("; ".join(facts))}.</p>')
+    parts.append(sequence_slider(seq.path, root))
     labels = {"sequence": "Frames (synthetic radiographs), labelled with the feature value or λ.",
               "subtraction": "Each frame minus frame 0.",
               "significant": "Subtractions with non-significant pixels set to zero."}
@@ -244,6 +246,7 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
                 body.append(_table(pd.DataFrame([_case_row(c) for c in cases])))
             body += [_img(f, root, f.stem.replace("_", " "), light=True) for f in exp.figures]
             body += [_sequence_block(q, root) for q in exp.sequences]
+            body += method_sliders(exp.path, root)
         out.append(Section("explain", "CNN explanations", "\n".join(body),
                            intro="Global sequences for the ground truth and for the CNN's "
                                  "prediction, then four patients (TP, TN, FP, FN) with attribution "
