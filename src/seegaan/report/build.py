@@ -34,6 +34,7 @@ from seegaan.report.captions import (
     truth_summary,
 )
 from seegaan.report.discover import Artefacts, Sequence, discover, incomplete_reason
+from seegaan.report.interactive import method_sliders, sequence_slider
 from seegaan.utils.fsio import atomic_file
 
 COLOUR_HOW = ("How to read the subtraction maps: each panel is that frame minus the first frame, "
@@ -157,6 +158,7 @@ def _sequence_block(seq: Sequence, root: Path, shared: float | None = None,
         facts.append(f"{perms} permutations, α = {alpha}, correction: {corr}")
     if facts:
         parts.append(f'<p class="caption">{html.escape("; ".join(facts))}.</p>')
+    parts.append(sequence_slider(seq.path, root))
     labels = sequence_captions(s, shared)
     for role in ("sequence", "subtraction", "significant"):
         if role in seq.images:
@@ -266,6 +268,7 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
         for exp in art.explanations:
             body.append(f"<h3>{html.escape(_rel(exp.path, root))}</h3>")
             body += _explanation_blocks(exp, root)
+            body += method_sliders(exp.path, root)
         out.append(Section("explain", "CNN explanations", "\n".join(body),
                            intro="Global sequences for the ground truth and for the CNN's "
                                  "prediction, then four patients (TP, TN, FP, FN) with attribution "
