@@ -82,6 +82,8 @@ def output_lock(path: str | os.PathLike) -> Iterator[None]:
             fd, depth = _HELD[key]
             _HELD[key] = (fd, depth - 1)
         return
+    # Folders made here for the lock are removed again if the run leaves them empty.
+    made = [p for p in [lock.parent, *lock.parent.parents] if not p.exists()]
     lock.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
@@ -111,6 +113,11 @@ def output_lock(path: str | os.PathLike) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)
         os.close(fd)
+        for folder in made:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def _pid_alive(pid: int) -> bool:
