@@ -29,14 +29,17 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
+@contextlib.contextmanager
+def quiet():
+    """No progress bars (they would be stderr lines) for the duration of the block."""
     import seegaan.utils.progress as prog
 
     before = prog._QUIET
     set_quiet(True)
-    yield
-    set_quiet(before)
+    try:
+        yield
+    finally:
+        set_quiet(before)
 
 
 def _images(root: Path, n: int, size: int = 40) -> tuple[Path, Path]:
@@ -62,18 +65,18 @@ def world(tmp_path_factory) -> SimpleNamespace:
     from seegaan.latent.encode import encode_to_file
     from seegaan.models.autoencoder import Autoencoder
 
-    set_quiet(True)
     root = tmp_path_factory.mktemp("world")
     images, csv = _images(root, 24)
     spec = resolve_spec(csv, images, "none", id_col="image_id", patient_col="patient_id",
                         numeric=["age", "bnpp"], categorical=["ahf"])
-    prepare(images, csv, root / "data", spec,
-            PrepareOptions(size=32, workers=1, split="0.5,0.25,0.25", seed=0))
-    torch.manual_seed(0)
-    ae = Autoencoder(get_preset("tiny"))
-    ae.save(root / "ckpt")
-    encode_to_file(ae, root / "data", root / "latents.parquet", split="all",
-                   checkpoint=str(root / "ckpt"))
+    with quiet():
+        prepare(images, csv, root / "data", spec,
+                PrepareOptions(size=32, workers=1, split="0.5,0.25,0.25", seed=0))
+        torch.manual_seed(0)
+        ae = Autoencoder(get_preset("tiny"))
+        ae.save(root / "ckpt")
+        encode_to_file(ae, root / "data", root / "latents.parquet", split="all",
+                       checkpoint=str(root / "ckpt"))
     return SimpleNamespace(root=root, images=images, csv=csv, data=root / "data",
                            ckpt=root / "ckpt", latents=root / "latents.parquet", ae=ae)
 
@@ -107,7 +110,7 @@ def run_cli(args: list[str]) -> Outcome:
     from seegaan.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with warnings.catch_warnings(record=True) as caught, \
+    with warnings.catch_warnings(record=True) as caught, quiet(), \
             contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         warnings.simplefilter("always")
         try:

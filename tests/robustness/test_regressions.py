@@ -449,3 +449,16 @@ def test_duplicate_image_id_is_an_error(world):
     dup = type(t)(meta, np.concatenate([t.w, t.w[[1]]]), t.info)
     with pytest.raises(InputError, match="2 rows"):
         find_image(dup, "c001")
+
+
+def test_atomic_dir_gives_private_files_the_umask_mode(tmp_path):
+    # Writers such as safetensors.save_file make 0600 files whatever the umask; anything
+    # that comes out of atomic_dir follows the umask (here 022 -> 0644).
+    old = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "out") as tmp:
+            (tmp / "w.bin").write_bytes(b"x")
+            os.chmod(tmp / "w.bin", 0o600)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out" / "w.bin").stat().st_mode & 0o777 == 0o644
