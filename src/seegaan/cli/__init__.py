@@ -8,6 +8,7 @@ stderr and a non-zero exit; ``--debug`` shows the full traceback instead.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -31,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("seegaan.cli.demo", "report", "Build report.html from any run directory."),
     "view": ("seegaan.cli.view", "view", "Live local viewer: drag a film along a feature, see the model react."),
 }
+
+
+# OSErrors that describe the user's environment, reported as one line with exit 2.
+_ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 class LazyGroup(click.Group):
@@ -113,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"error: {err}", err=True)
         return err.exit_code
+    except OSError as err:
+        # The machine said no (read-only folder, full disk): the user's to fix, not a bug.
+        if debug or err.errno not in _ENVIRONMENT_ERRNOS:
+            if debug:
+                raise
+            click.echo(f"error: {type(err).__name__}: {err} (run with --debug for the "
+                       "traceback)", err=True)
+            return 1
+        where = f"{err.filename}: " if err.filename else ""
+        click.echo(f"error: {where}{err.strerror or err}", err=True)
+        return 2
     except Exception as err:  # a bug, or an error from a library we did not anticipate
         if debug:
             raise

@@ -160,9 +160,10 @@ def train(data_dir, run_dir, preset, steps, batch, seed, resume, overwrite, lr, 
         from seegaan.utils.device import resolve_device
 
         resolve_device(device)
-    from seegaan.utils.fsio import check_not_input
+    from seegaan.utils.fsio import check_not_input, check_output
 
     check_not_input(run_dir, [data_dir, vgg_weights, inception_weights, init_from])
+    check_output(run_dir, overwrite=True)  # writable? (existence is the trainer's to judge)
     if dry_run:
         from seegaan.train.loop import plan_run
 

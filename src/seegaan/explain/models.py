@@ -319,7 +319,7 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             raise ModelError(f"{path}: not a readable safetensors file ({_first_line(err)})") from None
     from seegaan.models.checkpoint import torch_load_weights
 
-    obj = torch_load_weights(path, str(path), ModelError)  # never advises weights_only=False
+    obj = torch_load_weights(path, str(path), ModelError)  # its message never advises unsafe loading
     # Common wrappers: {"state_dict": {...}} or {"model": {...}}.
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

@@ -75,6 +75,8 @@ class Autoencoder(nn.Module):
             raise InputError(f"images: expected shape (N, {self.cfg.image_channels}, {s}, {s}), "
                              f"got {tuple(x.shape)}")
         x = x.to(self.device, self.dtype)
+        if not torch.isfinite(x).all():
+            raise InputError("images: hold NaN or infinite values")
         if x.numel() and (x.min() < -1.001 or x.max() > 1.001):
             raise InputError(f"images: values must lie in [-1, 1], got [{x.min():.3g}, {x.max():.3g}]")
         return x
@@ -88,7 +90,12 @@ class Autoencoder(nn.Module):
             w = w[None]
         if w.ndim != 2 or w.shape[1] != self.w_dim:
             raise InputError(f"w: expected shape (N, {self.w_dim}), got {tuple(w.shape)}")
-        return w.to(self.device, self.dtype)
+        w = w.to(self.device, self.dtype)
+        if not torch.isfinite(w).all():
+            # e.g. a latent read from a damaged table, or w + λ·d with an infinite λ
+            bad = int((~torch.isfinite(w)).any(dim=1).nonzero()[0])
+            raise InputError(f"w: row {bad} holds NaN or infinite values")
+        return w
 
     def _chunked(self, fn, x: torch.Tensor, grad: bool) -> torch.Tensor:
         with torch.set_grad_enabled(grad):
@@ -124,6 +131,37 @@ class Autoencoder(nn.Module):
         return Path(path)
 
 
+class _ShapesOnly(torch.overrides.TorchFunctionMode):
+    """Build a model whose parameters are empty meta tensors: right shapes, no memory.
+
+    ``torch.device("meta")`` alone would do, but on the meta device ``randn`` and ``div``
+    run Python reference implementations whose first use imports torch's compiler stack
+    (seconds). Model construction uses only factories and scaling, so those are answered
+    here directly with empty meta tensors of the right shape and dtype.
+    """
+
+    _FACTORIES = {torch.randn, torch.rand, torch.zeros, torch.ones, torch.empty, torch.full}
+    _SCALING = {torch.div, torch.mul, torch.Tensor.div, torch.Tensor.mul,
+                torch.Tensor.__truediv__, torch.Tensor.__mul__, torch.Tensor.__rmul__}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in self._FACTORIES:
+            size = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+            if func is torch.full:
+                size = args[0]
+            dtype = kwargs.get("dtype") or (torch.get_default_dtype()
+                                            if func is not torch.full or
+                                            isinstance(args[1], float) else torch.int64)
+            return torch.empty(tuple(size), dtype=dtype, device="meta")
+        if func in self._SCALING:
+            shapes = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
+            ref = next(a for a in args if isinstance(a, torch.Tensor))
+            # numpy's broadcast: torch's imports its reference implementations too
+            return torch.empty(np.broadcast_shapes(*shapes), dtype=ref.dtype, device="meta")
+        return func(*args, **kwargs)
+
+
 def load_autoencoder(path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                      impl: str = "fast") -> Autoencoder:
     """Load an inference checkpoint directory; ``None`` loads the bundled demo checkpoint.
@@ -145,7 +183,7 @@ def load_autoencoder(path: str | os.PathLike | None = None, device: str | torch.
 
     device = resolve_device(device, option="device")
     def expected(cfg: ModelConfig) -> dict[str, torch.Tensor]:
-        with torch.device("meta"):  # shapes only: nothing is allocated
+        with _ShapesOnly():  # parameter shapes only: nothing is allocated
             return Autoencoder(cfg, impl=impl).state_dict()
 
     cfg, tensors, extras = read_inference_dir(path, expected=expected)

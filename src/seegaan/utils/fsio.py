@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -58,7 +59,8 @@ _HELD: dict[str, tuple[int, int]] = {}   # lock path -> (fd, depth): re-entrant 
 
 
 def _lock_path(path: Path) -> Path:
-    return path.absolute().parent / f".{path.name}.lock"
+    # realpath: two spellings of one output (``out``, ``./x/../out``) share one lock entry.
+    return Path(os.path.realpath(path.absolute().parent)) / f".{path.name}.lock"
 
 
 @contextlib.contextmanager
@@ -82,6 +84,8 @@ def output_lock(path: str | os.PathLike) -> Iterator[None]:
             fd, depth = _HELD[key]
             _HELD[key] = (fd, depth - 1)
         return
+    # Folders made here for the lock are removed again if the run leaves them empty.
+    made = [p for p in [lock.parent, *lock.parent.parents] if not p.exists()]
     lock.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
@@ -111,6 +115,11 @@ def output_lock(path: str | os.PathLike) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)
         os.close(fd)
+        for folder in made:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def _pid_alive(pid: int) -> bool:
@@ -188,13 +197,25 @@ def _load_renameat2():
 _renameat2 = _load_renameat2()
 
 
+def _public_modes(root: Path) -> None:
+    """Give files that a writer made private (0600, e.g. ``safetensors.save_file``) the
+    mode the umask gives every other file, so a shared run directory stays readable."""
+    want = 0o666 & ~_umask()
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 != want:
+                os.chmod(p, want)
+
+
 def check_not_input(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None],
                     option: str = "--out") -> None:
     """Refuse an output that is, or contains, one of the inputs (it would destroy it)."""
     out_r = Path(out).resolve()
     for item in inputs:
-        if item is None or str(item) == "" or ":" in str(item) and not Path(item).exists():
-            continue  # not a path (e.g. txrv:NAME, package.module:factory)
+        if item is None or str(item) == "" or not os.path.lexists(item):
+            continue  # not a path (txrv:NAME, package.module:factory), or nothing to destroy
         inp = Path(item).resolve()
         if out_r == inp:
             raise OptionError(f"{option} {out}: is an input of this command; choose another path")
@@ -220,6 +241,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
         os.chmod(tmp, 0o777 & ~_umask())
         try:
             yield tmp
+            _public_modes(tmp)
             if overwrite and os.path.lexists(path):
                 # Move the old output aside first so that a crash between the two renames
                 # never leaves the user with neither version.
