@@ -36,7 +36,9 @@ def decode_latents(ae: Autoencoder, w: np.ndarray | torch.Tensor, batch_size: in
 
         frames = decode_latents(ae, path)     # path: (T, 512) -> frames: (T, 64, 64)
     """
-    w = torch.as_tensor(np.asarray(w, dtype=np.float32))
+    w = np.asarray(w, dtype=np.float32)
+    # A read-only array (e.g. a latent table from Parquet) would make torch warn on sharing.
+    w = torch.as_tensor(w if w.flags.writeable else w.copy())
     out = np.empty((len(w), ae.image_size, ae.image_size), dtype=np.float32)
     with torch.inference_mode(), _channels_last(ae, len(w)):
         for start in range(0, len(w), batch_size):
