@@ -8,7 +8,7 @@ turns into ``SEQ_DIR`` (figures, GIF/MP4, ``result.npz``, ``summary.json``):
 - :func:`local_sequence` for one image, pushed along w̄_to − w̄_from by λ;
 - :func:`permutation_test` for any path builder (see :mod:`seegaan.latent.paths`).
 
-The permutation test follows METHODS §1.4: each permutation shuffles the latent–feature
+The permutation test (docs/sequences.md, "Method notes") works thus: each permutation shuffles the latent–feature
 pairing, rebuilds the path, decodes it and takes its subtractions; the observed
 subtractions are compared pixel by pixel. All B permuted paths are decoded together in large
 batches, which is what keeps B = 100 affordable.
@@ -113,7 +113,7 @@ class SequenceResult:
             "alpha": self.test.alpha if self.test else None,
             "correction": self.test.correction if self.test else None,
             "seed": self.options.get("seed"),
-            "decode": "deterministic (the autoencoder's fixed noise)",
+            "decode": "deterministic (noise injection switched off)",
             "options": self.options, "timings_s": self.timings,
         }
         if self.image_id is not None:
