@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from seegaan.cli import COMMANDS, main
-from seegaan.errors import OutputExistsError
+from seegaan.cli import COMMANDS, hoist_global_flags, main
+from seegaan.errors import OutputExistsError, SeegaanError
 from seegaan.utils.fsio import atomic_dir, write_json
 
 
-def test_help_lists_every_command(capsys):
-    with pytest.raises(SystemExit) as exc:
-        from seegaan.cli import cli
+def test_help_lists_every_command_in_pipeline_order_without_importing_torch():
+    code = ("import sys; from seegaan.cli import main; rc = main(['--help']); "
+            "print('TORCH', 'torch' in sys.modules, rc)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = res.stdout
+    assert out.strip().endswith("TORCH False 0"), res.stderr[-2000:]
+    listed = out.split("Commands (in pipeline order)")[1]
+    positions = [listed.index(f"  {name} ") for name in COMMANDS]
+    assert positions == sorted(positions)
 
-        cli.main(args=["--help"], prog_name="seegaan")
-    assert exc.value.code == 0
-    out = capsys.readouterr().out
-    for name in COMMANDS:
-        assert name in out
+
+def test_global_flags_work_after_the_command(tmp_path, capsys):
+    missing = str(tmp_path / "nope")
+    assert main(["report", missing, "--quiet"]) == 2           # accepted, then the usual error
+    assert "run directory not found" in capsys.readouterr().err
+    with pytest.raises(SeegaanError):                            # --debug after: full traceback
+        main(["report", missing, "--debug"])
+    assert hoist_global_flags(["sequence", "a", "--debug", "--", "--quiet"]) == \
+        ["--debug", "sequence", "a", "--", "--quiet"]
+
+
+def test_a_broken_command_module_fails_loudly(monkeypatch, capsys):
+    monkeypatch.setitem(COMMANDS, "broken", ("seegaan.cli.no_such_module", "x", "broken"))
+    assert main(["broken"]) == 1
+    assert "ModuleNotFoundError" in capsys.readouterr().err
 
 
 def test_atomic_dir_leaves_nothing_on_failure(tmp_path):

@@ -21,11 +21,8 @@ def oracle():
     return load_oracle(64)
 
 
-def test_shipped_metrics_meet_the_bar(oracle):
-    m = oracle.cfg.metrics
-    for k in ("gt_ctr", "gt_fat", "gt_breast", "gt_bmd"):
-        assert m[k] >= 0.9, (k, m[k])
-    assert m["gt_effusion"] >= 0.8
+# The oracle's accuracy on fresh films is measured (not read from its config) in
+# tests/models/test_demo_checkpoint.py::test_oracle_reads_the_true_factors_of_fresh_films.
 
 
 @pytest.mark.parametrize("size", [64, 128, 48])

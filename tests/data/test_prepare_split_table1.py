@@ -120,3 +120,31 @@ def test_table1_two_splits_uses_t_test():
     row = table1(index, {"x": "numeric"}).set_index("variable").loc["x"]
     assert row["method"] == "t-test"
     assert row["p_value"] == pytest.approx(stats.ttest_ind([1, 2, 3], [5, 6, 8]).pvalue)
+
+
+def test_skewed_variable_gets_median_iqr_and_a_rank_test():
+    from seegaan.data.table1 import format_p, imbalance_sentence, table1
+
+    rng = np.random.default_rng(0)
+    n = 300
+    split = np.array(["train"] * 200 + ["val"] * 40 + ["test"] * 60)
+    index = pd.DataFrame({"patient_id": [f"p{i}" for i in range(n)], "split": split,
+                          "bnpp": np.exp(rng.normal(6, 1.5, n)),      # right-skewed lab value
+                          "age": rng.normal(60, 10, n)})
+    t = table1(index, {"bnpp": "numeric", "age": "numeric"})
+    bnpp = t[t.variable == "bnpp"].iloc[0]
+    age = t[t.variable == "age"].iloc[0]
+    assert bnpp.statistic == "median [IQR]" and bnpp.method == "Kruskal–Wallis"
+    assert "[" in bnpp.overall and "±" not in bnpp.overall
+    assert age.statistic == "mean ± SD" and age.method == "ANOVA"
+    # The option overrides the detection.
+    forced = table1(index, {"bnpp": "numeric", "age": "numeric"}, skewed=["age"])
+    assert forced[forced.variable == "bnpp"].iloc[0].statistic == "mean ± SD"
+    assert forced[forced.variable == "age"].iloc[0].statistic == "median [IQR]"
+    # Random splits: no imbalance claimed; a shifted split is named.
+    assert imbalance_sentence(t).startswith("No variable differs")
+    index.loc[index.split == "test", "age"] += 15
+    shifted = table1(index, {"bnpp": "numeric", "age": "numeric"})
+    sentence = imbalance_sentence(shifted)
+    assert "Imbalance across splits: age (p <0.001)" in sentence and "bnpp" not in sentence
+    assert format_p(0.0006255) == "<0.001 *" and format_p(0.2) == "0.200" and format_p(None) == ""

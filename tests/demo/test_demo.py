@@ -103,6 +103,69 @@ def test_quick_demo_leaves_no_temporary_paths(quick_run):
     assert info["data_dir"] == str((out / "data").absolute())
 
 
+@pytest.mark.slow
+def test_every_figure_has_a_caption_that_explains_it(quick_run):
+    import html as htmllib
+    import re
+
+    out, rc, _, stderr = quick_run
+    assert rc == 0, stderr
+    page = (out / "report.html").read_text()
+    figures = re.findall(r"<figure[^>]*>(.*?)</figure>", page, flags=re.S)
+    assert len(figures) >= 20
+    for fig in figures:
+        src = re.search(r'src="([^"]+)"', fig).group(1)
+        alt = htmllib.unescape(re.search(r'alt="([^"]*)"', fig).group(1))
+        cap = re.search(r"<figcaption>(.*?)</figcaption>", fig, flags=re.S)
+        assert cap, f"{src}: no caption"
+        text = htmllib.unescape(cap.group(1)).strip()
+        # At least one full sentence: a capital, ten or more words, a full stop.
+        first = re.match(r"[A-Z].+?[.!?](\s|$)", text)
+        assert first and len(first.group(0).split()) >= 10, f"{src}: {text!r}"
+        assert alt and alt != src.rsplit("/", 1)[-1] and len(alt.split()) >= 6, f"{src}: alt {alt!r}"
+
+
+@pytest.mark.slow
+def test_report_sections_read_the_real_artefacts(quick_run):
+    import re
+
+    out, rc, _, stderr = quick_run
+    assert rc == 0, stderr
+    page = (out / "report.html").read_text()
+
+    def section(name):
+        return page.split(f'id="{name}"', 1)[1].split("</section>", 1)[0]
+
+    # Training: the loss curves under a stable name, and the last validation scores.
+    training = section("training")
+    assert "report_assets/curves_autoencoder.png" in training and "val_ssim" in training
+    # CNN: its test scores from metrics.json.
+    cnn = section("cnn")
+    assert "test r2" in cnn and "test auc" in cnn
+    # Explanations: Fig. 5 before Fig. 6, TP/TN local sequences named as such, BNPP in pg/mL.
+    exp = section("explain")
+    assert exp.index("Fig. 5") < exp.index("Fig. 6") < exp.index("fig6.png")
+    assert "TP (true positive): local sequence" in exp and "TN (true negative)" in exp
+    assert "pg/mL" in exp
+    # Global and local figures share one colour range, and the captions say so.
+    for folder, name in (("fig3_global", "global"), ("fig4_local", "local")):
+        lims = {json.loads(p.read_text())["vlim"] for p in (out / folder).glob("*/summary.json")}
+        assert len(lims) == 1, lims
+        assert "shared by every sequence of this section" in section(name)
+    # The text names the split the sequences were built from.
+    assert "averaged over the test split" in section("global")
+    # Table 1: one p-value format (as in table1.md), and a sentence on imbalance.
+    data = section("data")
+    assert not re.search(r"<td>0\.\d{4,}</td>", data)
+    assert "across the splits" in data or "Imbalance across splits" in data
+    # Ground truth: the total and a reason for every failed check.
+    truth = pd.read_csv(out / "truth" / "truth.csv", keep_default_na=False)
+    n_pass, n_fail = int((truth["pass"] == "pass").sum()), int((truth["pass"] == "fail").sum())
+    body = section("truth")
+    assert f"{n_pass} of {n_pass + n_fail} checks pass, {n_fail} fail" in body
+    assert body.count("<li>") == n_fail
+
+
 # -- errors: one line, non-zero exit, nothing written -------------------------------------------
 def test_existing_out_without_overwrite(tmp_path, capsys):
     out = tmp_path / "run"

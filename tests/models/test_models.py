@@ -114,9 +114,9 @@ def test_presets_and_paper_size():
     assert count(demo) * 4 < 25e6  # the bundled inference weights fit in 25 MB
     paper = get_preset("paper256")
     ae = Autoencoder(paper)
-    assert abs(count(ae.mapping) - 2.1e6) < 0.01e6                  # METHODS: 2.1 M
-    assert abs(count(ae.generator) - 22.7e6) < 0.2e6                # METHODS: 22.7 M
+    assert abs(count(ae.mapping) - 2.1e6) < 0.01e6                  # the paper: 2.1 M
+    assert abs(count(ae.generator) - 22.7e6) < 0.2e6                # the paper: 22.7 M
     total = count(ae) + count(Discriminator(paper))
-    assert 55e6 < total < 66e6                                      # METHODS: about 58 M
+    assert 55e6 < total < 66e6                                      # the paper: about 58 M
     with pytest.raises(OptionError):
         ModelConfig(preset="bad", image_size=48, g_channels=(1,), e_channels=(1,), d_channels=(1,))

@@ -39,7 +39,7 @@ def report(run_dir: Path, title: str | None, overwrite: bool) -> None:
               help="Image side in pixels; must match the checkpoint (the bundled one is 64).")
 @click.option("--train", is_flag=True,
               help="Train a new autoencoder on the demo cohort instead of loading one "
-                   "(slow: not within the 10-minute budget at 64 px).")
+                   "(slow: hours at 64 px on a CPU).")
 @click.option("--train-steps", default=None, type=int,
               help="Autoencoder steps with --train [default: 3000, quick 40].")
 @click.option("--quick", is_flag=True,
@@ -68,8 +68,8 @@ def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
 
     \b
     Examples:
-      seegaan demo                         # about 3 minutes on 2 CPU cores
-      seegaan demo --quick --out /tmp/q    # about 1 minute
+      seegaan demo                         # about 3.5 minutes on 2 CPU cores
+      seegaan demo --quick --out /tmp/q    # a reduced study
     """
     from seegaan.demo import DemoConfig, run_demo
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -180,26 +181,69 @@ def build_table(csv_path: str | os.PathLike, images_dir: str | os.PathLike, spec
     id, non-numeric value in a numeric feature, empty result). A row whose file is missing
     stops too unless ``skip_bad``; image files with no CSV row are always skipped and listed.
 
+    The steps, each a function below: read (and derive) the CSV, check the required columns,
+    take the image ids, validate the features, match files, list the files nobody asked for.
+
     Example::
 
         res = build_table("train.csv", "CheXpert-v1.0-small", get_preset("chexpert"),
                           frontal_only=True)
         len(res.table), res.features
     """
-    csv = Path(csv_path)
-    images = Path(images_dir)
+    csv, images = Path(csv_path), Path(images_dir)
     if not images.is_dir():
         raise InputError(f"{images}: images folder not found")
-    df = read_csv(csv)
+    df = _read_derived(csv, spec)
     n_rows = len(df)
+    frontal_only = _check_required(df, csv, spec, frontal_only)
+    ids = _image_ids(df, csv, spec)
+    features, columns = _features(df, csv, spec)
+
+    table = pd.DataFrame({"image_id": ids.astype(str).to_numpy(),
+                          "patient_id": df[spec.patient_col].astype(str).str.strip().to_numpy(),
+                          "csv_line": np.arange(n_rows) + 2})
+    for name, values in columns.items():
+        table[name] = values.to_numpy() if hasattr(values, "to_numpy") else values
+
+    # --frontal-only: lateral (and view-less) rows are set aside and listed, not errors.
+    keep = np.ones(n_rows, dtype=bool)
+    if frontal_only:
+        views = df[spec.view_col].astype("string").str.strip()
+        keep &= views.str.lower().isin(FRONTAL_VIEWS).fillna(False).to_numpy(dtype=bool)
+
+    found = _scan(images)
+    n_files = sum(len(v) for v in found.values())
+    sources, claimed, skipped = _match_files(df, ids, csv, images, spec, found, keep,
+                                             frontal_only, skip_bad)
+    table["source_path"] = sources
+    skipped += _unclaimed(found, claimed)
+
+    table = table[keep].reset_index(drop=True)
+    if len(table) == 0:
+        reasons = pd.Series([s["reason"].split(" (")[0] for s in skipped]).value_counts()
+        why = "; ".join(f"{n} {r}" for r, n in reasons.head(3).items()) or "the CSV has no rows"
+        raise InputError(f"{csv}: no images left to prepare ({n_rows} CSV rows, {n_files} image "
+                         f"files under {images}; {why})")
+    order = ["image_id", "patient_id", "source_path", "csv_line", *features]
+    return TableResult(table=table[order], features=features, skipped=skipped,
+                       n_csv_rows=n_rows, n_files=n_files)
+
+
+def _read_derived(csv: Path, spec: TableSpec) -> pd.DataFrame:
+    """The CSV, with the preset's computed columns added."""
+    df = read_csv(csv)
     if spec.derive is not None:
         try:
             df = spec.derive(df)
         except KeyError as err:
             raise InputError(f"{csv}: column {err.args[0]!r} not found (needed by preset "
                              f"{spec.name}; pick another --preset or --preset none)") from None
+    return df
 
-    # Required columns, named after the option that sets each.
+
+def _check_required(df: pd.DataFrame, csv: Path, spec: TableSpec, frontal_only: bool) -> bool:
+    """Required columns, each named after the option that sets it; returns ``frontal_only``
+    (off when the collection is frontal by construction)."""
     if spec.image_col is None and spec.path_col is None:
         raise OptionError("give --id-col (ids matching file names) or --path-col (file paths)")
     if spec.path_col is not None:
@@ -210,13 +254,16 @@ def build_table(csv_path: str | os.PathLike, images_dir: str | os.PathLike, spec
         raise OptionError("--patient-col is required: splits are made per patient")
     _need(df, spec.patient_col, csv, "--patient-col")
     if frontal_only and spec.view_col is None and spec.all_frontal:
-        frontal_only = False  # nothing to filter: the collection is frontal by construction
+        return False  # nothing to filter: the collection is frontal by construction
     if frontal_only:
         if spec.view_col is None:
             raise OptionError("--frontal-only needs a view column: set it with --view-col")
         _need(df, spec.view_col, csv, "--view-col")
+    return frontal_only
 
-    # Ids: from the id column, else the path without its extension.
+
+def _image_ids(df: pd.DataFrame, csv: Path, spec: TableSpec) -> pd.Series:
+    """Ids from the id column, else the path without its extension; none empty or repeated."""
     if spec.image_col is not None and spec.image_col in df.columns:
         ids = df[spec.image_col].astype("string").str.strip()
     else:
@@ -232,8 +279,16 @@ def build_table(csv_path: str | os.PathLike, images_dir: str | os.PathLike, spec
         first = ids[dup].iloc[0]
         lines = [_line(i) for i in np.flatnonzero((ids == first).to_numpy())[:2]]
         raise InputError(f"{csv} lines {lines[0]} and {lines[1]}: duplicate image id {first!r}")
+    return ids
 
-    # Features, validated on every row before any image is touched.
+
+def _features(df: pd.DataFrame, csv: Path, spec: TableSpec
+              ) -> tuple[dict[str, str], dict[str, pd.Series]]:
+    """The feature columns, validated on every row before any image is touched.
+
+    Returns ``{name: "numeric" | "categorical"}`` and the cleaned values, in the CSV's own
+    column order (computed columns last), as users expect.
+    """
     used = {spec.image_col, spec.path_col, spec.patient_col, spec.view_col}
     numeric = dict(spec.numeric)
     categorical = dict(spec.categorical)
@@ -250,7 +305,6 @@ def build_table(csv_path: str | os.PathLike, images_dir: str | os.PathLike, spec
         if col not in df.columns and name not in spec.optional:
             _need(df, col, csv, f"--{kind}")
     wanted = [w for w in wanted if w[1] in df.columns]
-    # Features in the CSV's own column order (computed columns come last), as users expect.
     position = {c: k for k, c in enumerate(df.columns)}
     wanted.sort(key=lambda w: position[w[1]])
     features: dict[str, str] = {}
@@ -262,53 +316,36 @@ def build_table(csv_path: str | os.PathLike, images_dir: str | os.PathLike, spec
     reserved = {"image_id", "patient_id", "split", "source_path"} & set(features)
     if reserved:
         raise OptionError(f"feature {sorted(reserved)[0]!r}: this name is reserved for the index")
+    return features, columns
 
-    table = pd.DataFrame({"image_id": ids.astype(str).to_numpy(),
-                          "patient_id": df[spec.patient_col].astype(str).str.strip().to_numpy(),
-                          "csv_line": np.arange(n_rows) + 2})
-    for name, values in columns.items():
-        table[name] = values.to_numpy() if hasattr(values, "to_numpy") else values
-    skipped: list[dict] = []
 
-    # --frontal-only: lateral (and view-less) rows are set aside and listed, not errors.
-    keep = np.ones(n_rows, dtype=bool)
-    if frontal_only:
-        views = df[spec.view_col].astype("string").str.strip()
-        frontal = views.str.lower().isin(FRONTAL_VIEWS).fillna(False).to_numpy(dtype=bool)
-        keep &= frontal
+def _match_files(df: pd.DataFrame, ids: pd.Series, csv: Path, images: Path, spec: TableSpec,
+                 found: dict[str, list[Path]], keep: np.ndarray, frontal_only: bool,
+                 skip_bad: bool) -> tuple[list[str | None], set[Path], list[dict]]:
+    """Each row's file: by relative path, or by id matched to a file stem under --images.
 
-    # Files: by relative path, or by id matched to a file stem anywhere under --images.
-    found = _scan(images)
-    n_files = sum(len(v) for v in found.values())
+    Updates ``keep`` in place for rows skipped with ``skip_bad``; returns the source paths,
+    the files claimed, and the skipped rows (not frontal, or with a file problem).
+    """
+    n_rows = len(df)
     sources: list[str | None] = [None] * n_rows
     claimed: set[Path] = set()
+    skipped: list[dict] = []
     hint = [0]
     # Plain lists: per-row .iloc on 100,000 rows costs seconds for nothing.
     id_list = ids.astype(str).tolist()
     rel_list = df[spec.path_col].tolist() if spec.path_col is not None else None
     view_list = df[spec.view_col].tolist() if frontal_only else None
     for i in range(n_rows):
-        path: Path | None = None
-        problem = None
         if rel_list is not None:
             rel = rel_list[i]
             if not pd.isna(rel) and not _inside(images, str(rel).strip()):
                 raise InputError(f"{csv} line {_line(i)}, column {spec.path_col!r}: {rel!s} "
                                  f"points outside --images {images} (paths must be relative "
                                  "to it)")
-            path = None if pd.isna(rel) else _resolve(images, str(rel).strip(), hint)
-            if path is None:
-                problem = f"file {rel!s} not found under {images}"
+            path, problem = _by_path(images, rel, hint)
         else:
-            stem = _strip_suffix(id_list[i])
-            hits = found.get(stem.lower(), [])
-            if len(hits) == 1:
-                path = hits[0]
-            elif not hits:
-                problem = f"no file named {stem}.* under {images}"
-            else:
-                problem = (f"image id {id_list[i]!r} matches {len(hits)} files "
-                           f"({', '.join(h.name for h in hits[:3])})")
+            path, problem = _by_id(images, id_list[i], found)
         if path is not None:
             claimed.add(path.absolute())
             sources[i] = str(path.absolute())
@@ -325,21 +362,28 @@ def build_table(csv_path: str | os.PathLike, images_dir: str | os.PathLike, spec
             skipped.append({"source_path": "", "csv_line": _line(i), "image_id": id_list[i],
                             "reason": problem})
             keep[i] = False
-    table["source_path"] = sources
+    return sources, claimed, skipped
 
-    # Files nobody asked for: counted and listed, never an error (a CSV may cover a subset).
-    for paths in found.values():
-        for p in paths:
-            if p.absolute() not in claimed:
-                skipped.append({"source_path": str(p.absolute()), "csv_line": None,
-                                "image_id": _strip_suffix(p.name), "reason": "no CSV row"})
 
-    table = table[keep].reset_index(drop=True)
-    if len(table) == 0:
-        reasons = pd.Series([s["reason"].split(" (")[0] for s in skipped]).value_counts()
-        why = "; ".join(f"{n} {r}" for r, n in reasons.head(3).items()) or "the CSV has no rows"
-        raise InputError(f"{csv}: no images left to prepare ({n_rows} CSV rows, {n_files} image "
-                         f"files under {images}; {why})")
-    order = ["image_id", "patient_id", "source_path", "csv_line", *features]
-    return TableResult(table=table[order], features=features, skipped=skipped,
-                       n_csv_rows=n_rows, n_files=n_files)
+def _by_path(images: Path, rel: Any, hint: list[int]) -> tuple[Path | None, str | None]:
+    path = None if pd.isna(rel) else _resolve(images, str(rel).strip(), hint)
+    return path, (None if path is not None else f"file {rel!s} not found under {images}")
+
+
+def _by_id(images: Path, image_id: str, found: dict[str, list[Path]]
+           ) -> tuple[Path | None, str | None]:
+    stem = _strip_suffix(image_id)
+    hits = found.get(stem.lower(), [])
+    if len(hits) == 1:
+        return hits[0], None
+    if not hits:
+        return None, f"no file named {stem}.* under {images}"
+    return None, (f"image id {image_id!r} matches {len(hits)} files "
+                  f"({', '.join(h.name for h in hits[:3])})")
+
+
+def _unclaimed(found: dict[str, list[Path]], claimed: set[Path]) -> list[dict]:
+    """Files nobody asked for: counted and listed, never an error (a CSV may cover a subset)."""
+    return [{"source_path": str(p.absolute()), "csv_line": None,
+             "image_id": _strip_suffix(p.name), "reason": "no CSV row"}
+            for paths in found.values() for p in paths if p.absolute() not in claimed]

@@ -11,7 +11,6 @@ Example::
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -112,7 +111,3 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
     say(f"done in {time.perf_counter() - t_all:.0f} s")
     return final / "report.html"
 
-
-def default_out() -> str:
-    """``seegaan-demo`` in the working directory (the CLI's default ``--out``)."""
-    return os.path.join(os.getcwd(), "seegaan-demo")

@@ -1,6 +1,6 @@
 """The demo's configuration: one dataclass, saved as ``demo.json`` in the run directory.
 
-Two sizes share the same stages. ``full`` is sized so that the whole study fits in about ten
+Two sizes share the same stages. ``full`` is sized so that the whole study takes about 3.5
 minutes on two CPU cores with the bundled checkpoint; ``quick`` keeps every stage but shrinks
 the cohort, the permutation count, the frame count and the CNN training, for CI.
 

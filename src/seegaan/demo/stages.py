@@ -16,8 +16,6 @@ its own sub-folder through the public API of the stage it calls::
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import shutil
 import time
@@ -413,7 +411,3 @@ def record(run: DemoRun) -> dict[str, Any]:
             "timings_s": {k: round(v, 1) for k, v in run.timings.items()},
             **{k: v for k, v in run.notes.items() if not k.startswith("_")}}
 
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=lambda o: dataclasses.asdict(o)
-                      if dataclasses.is_dataclass(o) else str(o))

@@ -1,4 +1,4 @@
-"""``seegaan explain``: every CNN explanation of METHODS §1.5 in one run directory.
+"""``seegaan explain``: every CNN explanation of docs/explain.md in one run directory.
 
 Steps, each recorded in ``EXP_DIR/summary.json``:
 

@@ -70,6 +70,6 @@ def class_warnings(table: LatentTable, target: str, threshold: float, split: str
     for name, mask in ((f"{target} > {threshold:g}", y > threshold),
                        (f"{target} ≤ {threshold:g}", y <= threshold)):
         n = count_patients(meta[mask.to_numpy()])
-        if n < min_group:
+        if 0 < n < min_group:  # an empty class is the pipeline's one-line error, not a warning
             out.append(f"{name}: {n} patients in {where} (fewer than {min_group}); {_WHY}")
     return out

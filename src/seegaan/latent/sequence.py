@@ -128,7 +128,7 @@ class SequenceResult:
             "exchangeability": self.test.exchangeability if self.test else None,
             "warnings": self.test.notes if self.test else [],
             "seed": self.options.get("seed"),
-            "decode": "deterministic (the autoencoder's fixed noise)",
+            "decode": "deterministic (noise injection switched off)",
             "options": self.options, "timings_s": self.timings,
         }
         if self.image_id is not None:

@@ -1,4 +1,4 @@
-"""Encoder E: image -> one w (a single W vector, not W+), a residual CNN (METHODS 1.2)."""
+"""Encoder E: image -> one w (a single W vector, not W+), a residual CNN (docs/training.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Generator G: the StyleGAN2 synthesis network driven by a single w (or per-layer ws for mixing).
 
-Structure (METHODS 1.2): a learned 4x4 constant; at 4x4 one modulated 3x3 conv; at every
+Structure (docs/training.md): a learned 4x4 constant; at 4x4 one modulated 3x3 conv; at every
 higher resolution a 2x upsampling modulated conv and a second modulated conv, each followed
 by noise, bias and leaky ReLU; a 1x1 toRGB per resolution summed into an upsampled skip
 image; tanh on the output.

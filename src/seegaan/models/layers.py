@@ -95,7 +95,7 @@ class NoiseInjection(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """Residual downsampling block of E and D (METHODS 1.2).
+    """Residual downsampling block of E and D (see docs/training.md, "Presets").
 
     Main path: two 3x3 convs with leaky ReLU, then 2x2 average pooling. Skip path: 1x1 conv,
     then pooling. The sum is divided by sqrt(2) to keep its variance.

@@ -1,4 +1,4 @@
-"""Augmentation of the real batch (METHODS 1.3, step 1), drawn per image with probability p.
+"""Augmentation of the real batch (step 1 in docs/training.md), drawn per image with probability p.
 
 Translation +-5 %, rotation +-7 degrees, zoom +-15 %, brightness +-25 %. Parameters are drawn
 for the whole (global) batch from the step's generator and then sliced per process, so a run

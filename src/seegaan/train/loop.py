@@ -140,8 +140,7 @@ class Trainer:
         adam = {"lr": cfg.lr, "betas": tuple(cfg.betas), "eps": cfg.eps}
         self.opt_g = torch.optim.Adam(gen_groups, **adam)
         self.opt_d = torch.optim.Adam(self.disc_params, **adam)
-        perc, self.perc_weight, self.perc_kind = build_perceptual(
-            cfg.perceptual, cfg.vgg_weights, cfg.vgg_weight, cfg.ssim_weight)
+        perc, self.perc_weight, self.perc_kind = plan.perceptual
         self.perc = perc.to(self.dev) if perc is not None else None
         self.best_key = self._best_key()
         self.best: dict[str, Any] = {"metric": self.best_key, "value": None, "step": None}
@@ -434,6 +433,7 @@ class RunPlan:
     init:       Autoencoder | None      # the --init-from checkpoint, if any
     train_ds:   PreparedDataset
     val_ds:     PreparedDataset
+    perceptual: tuple[nn.Module | None, float, str]  # (module, weight, kind) of the perceptual term
 
 
 def plan_run(data_dir: str | os.PathLike, run_dir: str | os.PathLike, model_cfg: ModelConfig,
@@ -469,6 +469,11 @@ def plan_run(data_dir: str | os.PathLike, run_dir: str | os.PathLike, model_cfg:
         hint = " (pass --resume to continue it)" if (run_dir / "state").is_dir() else ""
         raise OutputExistsError(f"{run_dir}: already exists{hint}; pass --overwrite to start over")
 
+    from seegaan.train.metrics import check_fid
+
+    check_fid(cfg.inception_weights)
+    # Built here so a bad --vgg-weights fails the dry run too; the run reuses it.
+    perceptual = build_perceptual(cfg.perceptual, cfg.vgg_weights, cfg.vgg_weight, cfg.ssim_weight)
     train_ds = PreparedDataset(data_dir, "train")
     val_ds = PreparedDataset(data_dir, "val")
     if train_ds.size != model_cfg.image_size:
@@ -483,7 +488,7 @@ def plan_run(data_dir: str | os.PathLike, run_dir: str | os.PathLike, model_cfg:
     if cfg.batch % world:
         raise OptionError(f"--batch {cfg.batch}: must be divisible by the number of "
                           f"processes ({world})")
-    return RunPlan(model_cfg, cfg, arch_from, init, train_ds, val_ds)
+    return RunPlan(model_cfg, cfg, arch_from, init, train_ds, val_ds, perceptual)
 
 
 def _load_init(source: str) -> Autoencoder:

@@ -119,14 +119,35 @@ def sliced_wasserstein(real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
     return out
 
 
+FID_PACKAGES = "pip install torchmetrics torch-fidelity"
+
+
+def check_fid(weights_path: str | None) -> None:
+    """Fail before training, in one line, when ``--inception-weights`` cannot give an FID."""
+    if not weights_path:
+        return
+    from pathlib import Path
+
+    if not Path(weights_path).is_file():
+        raise OptionError(f"--inception-weights {weights_path}: file not found")
+    try:
+        import torch_fidelity  # noqa: F401  (torchmetrics' FID needs it)
+        from torchmetrics.image.fid import FrechetInceptionDistance  # noqa: F401
+    except ImportError as err:
+        raise OptionError(f"--inception-weights {weights_path}: FID needs torchmetrics and "
+                          f"torch-fidelity ({err.name} is missing; {FID_PACKAGES})") from None
+
+
 def fid_or_none(real: torch.Tensor, fake: torch.Tensor, weights_path: str | None) -> float | None:
-    """FID with a local Inception weights file via torchmetrics, or None when unavailable."""
+    """FID with a local Inception weights file via torchmetrics; None without a weights file.
+
+    Given a weights file, a missing package is an error, not a silent None: a run asked to
+    select ``best/`` by FID must not quietly never select.
+    """
     if not weights_path:
         return None
-    try:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-    except ImportError:
-        return None
+    check_fid(weights_path)
+    from torchmetrics.image.fid import FrechetInceptionDistance
     try:
         fid = FrechetInceptionDistance(feature=2048, normalize=True,
                                        feature_extractor_weights_path=str(weights_path))

@@ -24,20 +24,29 @@ class VGGPerceptual(nn.Module):
 
     def __init__(self,
                  weights_path:  str,   # a torchvision vgg16 state dict saved with torch.save
+                                       # (the whole model's, or only its features.* entries)
                  ) -> None:
         super().__init__()
-        from torchvision.models import vgg16
+        from torchvision.models.vgg import cfgs, make_layers
 
         from seegaan.models.checkpoint import torch_load_weights
 
         state = torch_load_weights(weights_path, f"--vgg-weights {weights_path}", OptionError)
-        net = vgg16()
+        # Only VGG16's convolutional trunk is used, so only it is built (the classifier's
+        # 120 M parameters would cost seconds to initialise for nothing); a full torchvision
+        # state dict and a features-only one (58 MB instead of 528 MB) both load.
+        trunk = make_layers(cfgs["D"])
+        if not isinstance(state, dict) or not any(str(k).startswith("features.") for k in state):
+            raise OptionError(f"--vgg-weights {weights_path}: not a torchvision vgg16 state dict "
+                              "(no features.* entries)")
+        trunk_state = {k[len("features."):]: v for k, v in state.items()
+                       if k.startswith("features.")}
         try:
-            net.load_state_dict(state)
+            trunk.load_state_dict(trunk_state)
         except (RuntimeError, TypeError) as err:
             raise OptionError(f"--vgg-weights {weights_path}: not a torchvision vgg16 state dict "
                               f"({str(err).splitlines()[0]})") from None
-        self.features = net.features[: VGG_LAYERS[-1] + 1].eval().requires_grad_(False)
+        self.features = trunk[: VGG_LAYERS[-1] + 1].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 

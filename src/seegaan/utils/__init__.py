@@ -1,1 +1,1 @@
-"""Small infrastructure shared by every stage: atomic output, progress bars, seeding, JSON."""
+"""Small infrastructure shared by every stage: atomic output, progress bars, JSON."""
