@@ -181,7 +181,24 @@ def _oracle(images):
     return pd.DataFrame({"gt_ctr": x.mean(axis=(1, 2, 3))})
 
 
-def test_truth_evaluate_scores_the_demo_sequences_with_its_targets():
+def _explain_dir(root):
+    """A minimal explanation run: an FP whose λ search reached, an FN whose search was skipped."""
+    from seegaan.explain.methods import Explanation, save_explanation, write_manifest
+
+    cases = []
+    for cat, exp in (("FP", Explanation("seegaan_lambda", "sequence", status="reached",
+                                        scalars={"value": 1.0, "target": 1.01, "lam": 0.3,
+                                                 "calls": 5, "tol": 0.02})),
+                     ("FN", Explanation("seegaan_lambda", "sequence", status="skipped",
+                                        message="no model"))):
+        save_explanation(exp, root / "cases" / cat / "seegaan_lambda")
+        cases.append({"image_id": cat, "category": cat, "folder": f"cases/{cat}",
+                      "methods": {"seegaan_lambda": exp.status}})
+    write_manifest(root, cases, ["seegaan_lambda"])
+    return root
+
+
+def test_truth_evaluate_scores_the_demo_sequences_with_its_targets(tmp_path):
     meta = pd.DataFrame({"ahf": [0, 0, 1, 1], "sex": [0, 0, 1, 1],
                          "gt_ctr": [0.45, 0.47, 0.55, 0.57]})
     rising = np.linspace(0.46, 0.54, 5)   # 80 % of the true 0.1, monotone
@@ -191,10 +208,7 @@ def test_truth_evaluate_scores_the_demo_sequences_with_its_targets():
             "local/ahf": _Seq("ahf", rising[::-1], meta),                    # the wrong way
             "global/sex": _Seq("sex", rising, meta.drop(columns="gt_ctr")),  # no ground truth
             "global/manufacturer": vendor}
-    summary = {"config": {"tol": 0.02},
-               "cases": {"FP": {"lambda": {"status": "reached", "value": 1.0, "target": 1.01,
-                                           "lam": 0.3, "calls": 5}},
-                         "FN": {"lambda": {"status": "skipped", "message": "no FN case"}}}}
+    summary = _explain_dir(tmp_path)
     extra = [{"check": "Autoencoder: SSIM", "measured": "0.9", "target": "≥ 0.8", "pass": "pass"}]
     df = evaluate(seqs, _oracle, "", np.outer(np.arange(8), np.ones(8)), summary, extra)
     assert list(df.columns[:4]) == ["check", "measured", "target", "pass"]

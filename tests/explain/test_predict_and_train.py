@@ -12,7 +12,7 @@ import torch
 from seegaan.cli import main
 from seegaan.errors import InputError, OptionError
 from seegaan.explain.adapter import InputAdapter
-from seegaan.explain.models import load_model
+from seegaan.explain.loading import load_model
 from seegaan.explain.predict import merge_predictions_csv, predict_dataset, predict_latents
 from seegaan.explain.train_cnn import CNNTrainConfig, train_cnn
 from seegaan.latent.store import load_latents

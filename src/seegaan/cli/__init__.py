@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "predict": ("seegaan.cli.explain", "predict", "Add a model's predictions to a latent table."),
     "explain": ("seegaan.cli.explain", "explain", "Explain a CNN: global/local sequences, lambda search, attribution maps."),
     "report": ("seegaan.cli.demo", "report", "Build report.html from any run directory."),
+    "benchmark": ("seegaan.cli.benchmark", "benchmark", "Score every explanation method against interventional truth."),
 }
 
 

@@ -35,7 +35,7 @@ def model_options(f):
         click.option("--log-output/--linear-output", default=None,
                      help="Whether the chosen output is log(target) (the reference CNN's is)."),
         click.option("--gradcam-layer", default=None, metavar="NAME",
-                     help="Module Grad-CAM attributes to (default: the last conv block)."),
+                     help="Module Grad-CAM attributes to (default: the last layer whose map is at least 8x8)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -45,7 +45,7 @@ def model_options(f):
 def _load(spec, weights, weights_dir, factory_args, adapter_file, input_size, value_range,
           channels, output_sel, activation, log_output, gradcam_layer):
     from seegaan.explain.adapter import InputAdapter
-    from seegaan.explain.models import load_model, output_index_for
+    from seegaan.explain.loading import load_model, output_index_for
     from seegaan.utils.fsio import read_json
 
     adapter = None
@@ -265,7 +265,7 @@ def predict(model_spec, source, out_path, column, data_dir, split, csv_column, b
 @click.option("--local-lambda-max", type=float, default=1.0, show_default=True,
               help="Last λ of the TP/TN local sequences.")
 @click.option("--attributions", default=None, metavar="LIST",
-              help="Comma list of saliency,gradcam,ig,smoothgrad, or 'none' (default: all the model supports).")
+              help="Comma list of saliency,gradcam,ig,smoothgrad,occlusion, or 'none' (default: all the model supports).")
 @click.option("--ig-steps", type=click.IntRange(2), default=32, show_default=True,
               help="Integrated Gradients steps.")
 @click.option("--sg-samples", type=click.IntRange(1), default=16, show_default=True,
@@ -316,13 +316,19 @@ def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, predictio
                     attribution_settings=AttributionSettings(ig_steps=ig_steps, sg_samples=sg_samples,
                                                              seed=seed),
                     overwrite=overwrite, log=_echo_line)
+    from seegaan.explain.methods import load_explanation, read_manifest
+
     p = s["predictions"]
     parts = [f"wrote {out_dir}: R² {p.get('r2', float('nan')):.3f}, AUC {p.get('auc', float('nan')):.3f}"]
-    for cat in ("FP", "FN"):
-        lam = s["cases"].get(cat, {}).get("lambda")
-        if lam and lam.get("status") not in (None, "skipped"):
-            where = f"λ={lam['lam']:.3g}" if lam.get("lam") is not None else lam["status"]
-            parts.append(f"{cat} {where} ({lam['calls']} calls)")
+    man = read_manifest(out_dir)
+    for case in man["cases"]:
+        if case["methods"].get("seegaan_lambda") in (None, "skipped"):
+            continue
+        lam = load_explanation(Path(out_dir) / case["folder"] / "seegaan_lambda").scalars
+        where = f"λ={lam['lam']:.3g}" if lam.get("lam") is not None else lam["status"]
+        parts.append(f"{case['category']} {where} ({lam['calls']} calls)")
+    if man.get("gradcam_layer"):
+        parts.append(f"Grad-CAM on {man['gradcam_layer']}")
     click.echo("; ".join(parts))
 
 

@@ -9,13 +9,15 @@ checked against its own tolerance.
 
 Example::
 
-    df = evaluate(run.sequences, oracle.predict, "", vendor_diff, explain_summary)
+    df = evaluate(run.sequences, oracle.predict, "", vendor_diff, run.root / "fig5_6_explain")
     write_truth(df, run_dir / "truth", info, overwrite=True)   # from seegaan.latent.truth
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,40 +64,46 @@ VENDOR_CHECK = TruthCheck("Fig. 3: Carestream → GE shows the vendors' real dif
                           "global/manufacturer", "image processing", min_pattern=0.5)
 
 
-def lambda_rows(explain_summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """Fig. 6: did the λ search bring the FP/FN predictions to the true value?"""
+def lambda_rows(explain_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Fig. 6: did the λ search bring the FP/FN predictions to the true value?
+
+    Read from the explanation run's manifest and the FP/FN cases' ``seegaan_lambda`` results.
+    """
+    from seegaan.explain.methods import load_explanation, read_manifest
+
+    man = read_manifest(explain_dir)
+    by_cat = {c.get("category"): c for c in man["cases"]}
     rows = []
-    tol = explain_summary.get("config", {}).get("tol", 0.01)
     for cat in ("FP", "FN"):
-        case = explain_summary.get("cases", {}).get(cat, {})
-        lam = case.get("lambda")
+        case = by_cat.get(cat)
         name = f"Fig. 6: λ search reaches the {cat}'s true BNPP"
-        if not lam:
-            rows.append({"check": name, "sequence": f"explain/{cat}", "factor": "prediction",
-                         "measured": case.get("note", "no such case"), "target": f"abs(Δ log) ≤ {tol:g}",
-                         "pass": "n/a"})
+        base = {"check": name, "sequence": f"explain/{cat}", "factor": "prediction"}
+        status = (case or {}).get("methods", {}).get("seegaan_lambda")
+        if case is None or status is None:
+            rows.append({**base, "measured": "no such case", "target": "abs(Δ log) ≤ tol", "pass": "n/a"})
             continue
-        status = lam.get("status", "?")
-        if status == "skipped":
-            rows.append({"check": name, "sequence": f"explain/{cat}", "factor": "prediction",
-                         "measured": lam.get("message", "skipped"), "target": f"abs(Δ log) ≤ {tol:g}",
+        exp = load_explanation(Path(explain_dir) / case["folder"] / "seegaan_lambda")
+        lam = exp.scalars
+        tol = lam.get("tol", 0.01)
+        if exp.status == "skipped":
+            rows.append({**base, "measured": exp.message or "skipped", "target": f"abs(Δ log) ≤ {tol:g}",
                          "pass": "n/a"})
             continue
         err = abs(float(lam["value"]) - float(lam["target"])) if "value" in lam else float("nan")
         where = f"λ={lam['lam']:.3g}" if lam.get("lam") is not None else "closest"
-        rows.append({"check": name, "sequence": f"explain/{cat}", "factor": "prediction",
-                     "measured": f"{status} ({where}, abs(Δ log) {err:.3g}, {lam.get('calls')} calls)",
+        rows.append({**base, "measured": f"{exp.status} ({where}, abs(Δ log) {err:.3g}, {lam.get('calls')} calls)",
                      "target": f"abs(Δ log) ≤ {tol:g}",
-                     "pass": "pass" if status == "reached" else "fail", "change": err})
+                     "pass": "pass" if exp.status == "reached" else "fail", "change": err})
     return rows
 
 
 def evaluate(sequences: dict[str, Any], oracle_predict: Callable[[np.ndarray], pd.DataFrame] | None,
              oracle_note: str, vendor_diff: np.ndarray | None,
-             explain_summary: dict[str, Any] | None,
+             explain_dir: str | os.PathLike | None,
              extra_rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     """All checks whose sequence exists; ``oracle_predict`` None marks oracle checks ``n/a``.
 
+    ``explain_dir`` is the explanation run (its manifest) whose λ searches are checked.
     ``vendor_diff`` is GE's mean real image minus Carestream's (None: too few of either).
     ``extra_rows`` (e.g. the autoencoder's reconstruction checks) come first.
     """
@@ -116,6 +124,6 @@ def evaluate(sequences: dict[str, Any], oracle_predict: Callable[[np.ndarray], p
     seq = sequences.get(VENDOR_CHECK.sequence)
     if seq is not None and vendor_diff is not None:
         rows.append(pattern_row(VENDOR_CHECK, seq, vendor_diff))
-    if explain_summary:
-        rows += lambda_rows(explain_summary)
+    if explain_dir is not None:
+        rows += lambda_rows(explain_dir)
     return truth_table(rows)
