@@ -148,10 +148,10 @@ def cnn_train(data_dir, out_dir, target, log, threshold, arch, epochs, batch_siz
                f"AUC {t['auc']:.3f} for {target} > {threshold:g} (n={t['n']}), best epoch "
                f"{m['best_epoch']}, {m['train_seconds']:.0f} s")
     if shortcut_check and "shortcut" in m:
-        gap = m["shortcut"].get("residual_gap_device_minus_none")
-        if gap is not None:
-            click.echo(f"shortcut check: device images are over-predicted by {gap:+.3f} "
-                       f"({'log ' if log else ''}{target}) relative to the rest")
+        d = m["shortcut"]["device_on_off"]
+        click.echo(f"shortcut check: switching the device on changes the prediction by "
+                   f"{d['device_dy_mean']:+.3f} ({'log ' if log else ''}{target}; 95% CI "
+                   f"{d['device_dy_ci_low']:+.3f} to {d['device_dy_ci_high']:+.3f}, n={d['n']})")
 
 
 # -- seegaan predict -----------------------------------------------------------------------
