@@ -13,6 +13,7 @@ from seegaan.demo import DemoConfig
 from seegaan.demo.stages import pick_subject
 from seegaan.demo.truth import CHECKS, VENDOR_CHECK, evaluate
 from seegaan.errors import OptionError
+from seegaan.explain.methods import read_manifest
 from seegaan.latent.select import Selection
 from seegaan.utils.progress import set_quiet
 
@@ -45,7 +46,7 @@ def test_quick_demo_writes_every_stage(quick_run):
     assert rc == 0, stderr
     # Progress: every stage announced, in order.
     stages = [line.split("]")[0] + "]" for line in stderr.splitlines() if line.startswith("[")]
-    assert stages == [f"[{k}/10]" for k in range(1, 11)]
+    assert stages == [f"[{k}/11]" for k in range(1, 12)]
     # The last line is the report.
     assert stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
 
@@ -76,6 +77,10 @@ def test_quick_demo_writes_every_stage(quick_run):
     assert {"global_side_by_side.png", "fig6.png", "summary.json"} <= {p.name for p in exp.iterdir()}
     cases = json.loads((exp / "summary.json").read_text())["cases"]
     assert set(cases) == {"TP", "TN", "FP", "FN"}
+    assert {c["category"] for c in read_manifest(exp)["cases"]} <= {"TP", "TN", "FP", "FN"}
+    # 11: the benchmark, built from the registry.
+    scores = pd.read_csv(out / "benchmark" / "scores.csv")
+    assert {"saliency", "gradcam", "occlusion"} <= set(scores["method"])
     # 10: the ground-truth table and the report.
     truth = pd.read_csv(out / "truth" / "truth.csv", keep_default_na=False)
     assert list(truth.columns[:4]) == ["check", "measured", "target", "pass"]
@@ -83,7 +88,7 @@ def test_quick_demo_writes_every_stage(quick_run):
     html = (out / "report.html").read_text()
     for section in ("Virtual cohort", "Data (Table 1)", "Autoencoder training", "Global sequences",
                     "Local sequences", "Reference CNN", "CNN explanations", "Ground-truth check",
-                    "Configuration"):
+                    "Methods compared on the truth", "Configuration"):
         assert section in html, section
     cfg = json.loads((out / "demo.json").read_text())
     assert cfg["quick"] and cfg["size"] == 32 and "10 truth" in cfg["timings_s"]

@@ -9,9 +9,9 @@ import click
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Benchmark directory to write.")
 @click.option("--quick", is_flag=True, help="Reduced run (fewer subjects and training films) for CI.")
 @click.option("--subjects", type=click.IntRange(2), default=None,
-              help="Benchmark subjects [default: 50, quick 12].")
+              help="Benchmark subjects [default: 50, quick 10].")
 @click.option("--sequence-subjects", type=click.IntRange(0), default=None,
-              help="How many of them the SEE-GAAN sequence methods explain [default: 16, quick 3].")
+              help="How many of them the SEE-GAAN sequence methods explain [default: 16, quick 2].")
 @click.option("--methods", default=None, metavar="LIST",
               help="Comma list of registered methods [default: every registered method].")
 @click.option("--models", "models_dir", type=click.Path(file_okay=False), default=None,
