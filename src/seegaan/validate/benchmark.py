@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seegaan.errors import OptionError
+from seegaan.errors import OptionError, SeegaanError
 from seegaan.explain.methods import SEQUENCE, Case, Context, get_method, names
 from seegaan.validate.interventional import (
     FACTOR_NAMES,
@@ -85,7 +85,7 @@ class BenchmarkConfig:
         sizes: dict[str, Any] = {}
         if quick:
             sizes = dict(subjects=10, sequence_subjects=2, n_boot=300, figure_subjects=2,
-                         lambda_max_calls=6, models=KnownModelsConfig(n_train=300, epochs=4))
+                         lambda_max_calls=6, models=KnownModelsConfig(n_train=300, epochs=5, batch_size=16))
         given = {k: v for k, v in options.items() if v is not None}
         cfg = cls(quick=quick, **{**sizes, **given})
         cfg.check()
@@ -183,7 +183,10 @@ def _run(rows, models, truths, w, ae, cfg: BenchmarkConfig, say) -> dict:
                 continue
             out = []
             for c in progress(cases[:n], desc=f"{row} · {mname}", unit="subject", leave=False):
-                out.append(method.run(c, ctx))
+                try:
+                    out.append(method.run(c, ctx))
+                except SeegaanError as err:  # one case a method cannot do is a finding, not a crash
+                    out.append(method.explanation(status="failed", message=str(err)))
             results[(row, mname)] = out + [None] * (len(cases) - n)
     return results
 

@@ -46,9 +46,9 @@ TRAINED = MODELS[:4]
 @dataclass
 class KnownModelsConfig:
     size:        int = 64            # film side in pixels
-    n_train:     int = 800           # films per training cohort (ordinary and shortcut)
-    epochs:      int = 8             # passes over them
-    batch_size:  int = 64
+    n_train:     int = 600           # films per training cohort (ordinary and shortcut)
+    epochs:      int = 6             # passes over them
+    batch_size:  int = 32            # small batches: more steps from few films
     lr:          float = 3e-3        # Adam, cosine-decayed
     arch:        str = "cnn4"        # seegaan.explain.reference_cnn architecture
     shortcut_p:  tuple[float, float] = (0.9, 0.02)  # P(device | AHF), P(device | no AHF)
