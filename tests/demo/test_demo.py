@@ -13,6 +13,7 @@ from seegaan.demo import DemoConfig
 from seegaan.demo.stages import pick_subject
 from seegaan.demo.truth import CHECKS, VENDOR_CHECK, evaluate
 from seegaan.errors import OptionError
+from seegaan.explain.methods import read_manifest
 from seegaan.latent.select import Selection
 from seegaan.utils.progress import set_quiet
 
@@ -45,7 +46,7 @@ def test_quick_demo_writes_every_stage(quick_run):
     assert rc == 0, stderr
     # Progress: every stage announced, in order.
     stages = [line.split("]")[0] + "]" for line in stderr.splitlines() if line.startswith("[")]
-    assert stages == [f"[{k}/10]" for k in range(1, 11)]
+    assert stages == [f"[{k}/11]" for k in range(1, 12)]
     # The last line is the report.
     assert stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
 
@@ -76,6 +77,10 @@ def test_quick_demo_writes_every_stage(quick_run):
     assert {"global_side_by_side.png", "fig6.png", "summary.json"} <= {p.name for p in exp.iterdir()}
     cases = json.loads((exp / "summary.json").read_text())["cases"]
     assert set(cases) == {"TP", "TN", "FP", "FN"}
+    assert {c["category"] for c in read_manifest(exp)["cases"]} <= {"TP", "TN", "FP", "FN"}
+    # 11: the benchmark, built from the registry.
+    scores = pd.read_csv(out / "benchmark" / "scores.csv")
+    assert {"saliency", "gradcam", "occlusion"} <= set(scores["method"])
     # 10: the ground-truth table and the report.
     truth = pd.read_csv(out / "truth" / "truth.csv", keep_default_na=False)
     assert list(truth.columns[:4]) == ["check", "measured", "target", "pass"]
@@ -83,7 +88,7 @@ def test_quick_demo_writes_every_stage(quick_run):
     html = (out / "report.html").read_text()
     for section in ("Virtual cohort", "Data (Table 1)", "Autoencoder training", "Global sequences",
                     "Local sequences", "Reference CNN", "CNN explanations", "Ground-truth check",
-                    "Configuration"):
+                    "Methods compared on the truth", "Configuration"):
         assert section in html, section
     cfg = json.loads((out / "demo.json").read_text())
     assert cfg["quick"] and cfg["size"] == 32 and "10 truth" in cfg["timings_s"]
@@ -244,7 +249,24 @@ def _oracle(images):
     return pd.DataFrame({"gt_ctr": x.mean(axis=(1, 2, 3))})
 
 
-def test_truth_evaluate_scores_the_demo_sequences_with_its_targets():
+def _explain_dir(root):
+    """A minimal explanation run: an FP whose λ search reached, an FN whose search was skipped."""
+    from seegaan.explain.methods import Explanation, save_explanation, write_manifest
+
+    cases = []
+    for cat, exp in (("FP", Explanation("seegaan_lambda", "sequence", status="reached",
+                                        scalars={"value": 1.0, "target": 1.01, "lam": 0.3,
+                                                 "calls": 5, "tol": 0.02})),
+                     ("FN", Explanation("seegaan_lambda", "sequence", status="skipped",
+                                        message="no model"))):
+        save_explanation(exp, root / "cases" / cat / "seegaan_lambda")
+        cases.append({"image_id": cat, "category": cat, "folder": f"cases/{cat}",
+                      "methods": {"seegaan_lambda": exp.status}})
+    write_manifest(root, cases, ["seegaan_lambda"])
+    return root
+
+
+def test_truth_evaluate_scores_the_demo_sequences_with_its_targets(tmp_path):
     meta = pd.DataFrame({"ahf": [0, 0, 1, 1], "sex": [0, 0, 1, 1],
                          "gt_ctr": [0.45, 0.47, 0.55, 0.57]})
     rising = np.linspace(0.46, 0.54, 5)   # 80 % of the true 0.1, monotone
@@ -255,10 +277,7 @@ def test_truth_evaluate_scores_the_demo_sequences_with_its_targets():
             "local/ahf": _Seq("ahf", rising[::-1], meta),                    # the wrong way
             "global/sex": _Seq("sex", rising, meta.drop(columns="gt_ctr")),  # no ground truth
             "global/manufacturer": vendor}
-    summary = {"config": {"tol": 0.02},
-               "cases": {"FP": {"lambda": {"status": "reached", "value": 1.0, "target": 1.01,
-                                           "lam": 0.3, "calls": 5}},
-                         "FN": {"lambda": {"status": "skipped", "message": "no FN case"}}}}
+    summary = _explain_dir(tmp_path)
     extra = [{"check": "Autoencoder: SSIM", "measured": "0.9", "target": "≥ 0.8", "pass": "pass"}]
     df = evaluate(seqs, _oracle, "", pattern, summary, extra)
     assert list(df.columns[:4]) == ["check", "measured", "target", "pass"]

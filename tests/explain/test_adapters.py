@@ -11,7 +11,7 @@ import torch
 
 from seegaan.errors import ModelError, OptionError
 from seegaan.explain.adapter import InputAdapter
-from seegaan.explain.models import load_model
+from seegaan.explain.loading import load_model
 
 
 @pytest.fixture
@@ -55,7 +55,8 @@ def test_cnn_directory_and_its_torchscript(ref_cnn_dir, images):
     ts = load_model(ref_cnn_dir / "model.pt", adapter=adapter)
     assert ts.kind == "torchscript"
     np.testing.assert_allclose(ts.predict(images), np.exp(direct), rtol=1e-5)
-    assert m.gradcam_layer() is m.module.net.layer4  # rebuilt from safetensors: hookable
+    # Rebuilt from safetensors: hookable. At 32 x 32 the last map of >= 8 x 8 is layer1's.
+    assert m.gradcam_layer() is m.module.net.layer1 and m.gradcam_layer_name == "net.layer1"
     assert ts.gradcam_layer() is None                  # TorchScript: layers are inlined
 
 
@@ -204,3 +205,15 @@ def test_model_returning_nan(images, tiny_models_on_path):
     with pytest.raises(ModelError, match="NaN") as e:
         m.predict(images)
     _one_line(e.value)
+
+
+def test_gradcam_layer_rule_and_choice():
+    from seegaan.explain.loading import TorchModel, choose_gradcam_layer
+    from seegaan.explain.reference_cnn import CNNArch, ReferenceCNN
+
+    net = ReferenceCNN(CNNArch(arch="resnet10"))
+    # 64 x 64: layer4 is 2 x 2, layer3 4 x 4, layer2 8 x 8 -> layer2.
+    assert choose_gradcam_layer(net, InputAdapter(size=64))[0] == "net.layer2"
+    assert choose_gradcam_layer(net, InputAdapter(size=256))[0] == "net.layer4"
+    m = TorchModel("r", net, InputAdapter(size=64), kind="entry-point", gradcam_layer="net.layer3")
+    assert m.gradcam_layer() is net.net.layer3 and m.gradcam_layer_name == "net.layer3"

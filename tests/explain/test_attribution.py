@@ -11,7 +11,7 @@ import torch
 from seegaan.errors import ModelError, OptionError
 from seegaan.explain.adapter import InputAdapter
 from seegaan.explain.attribution import METHODS, AttributionSettings, attribute, parse_methods
-from seegaan.explain.models import load_model
+from seegaan.explain.loading import load_model
 
 FAST = AttributionSettings(ig_steps=8, sg_samples=4, batch_size=4)
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from seegaan.explain.adapter import InputAdapter
 from seegaan.explain.attribution import AttributionSettings
-from seegaan.explain.models import load_model
+from seegaan.explain.loading import load_model
+from seegaan.explain.methods import load_explanation, read_manifest
 from seegaan.explain.pipeline import ExplainConfig, explain
 
 CFG = dict(frames=4, permutations=0, max_calls=30, attributions=())
@@ -29,8 +30,9 @@ def test_prediction_direction_changes_the_local_sequences(tmp_path, cohort, fake
                 attribution_settings=AttributionSettings(), autoencoder=fake_ae)
         summary = json.loads((out / "summary.json").read_text())
         assert summary["config"]["direction"] == direction
-        with np.load(out / "local_TP" / "result.npz") as z:
-            frames[direction] = z["frames"]
+        man = read_manifest(out)
+        tp = next(c for c in man["cases"] if c["category"] == "TP")
+        frames[direction] = load_explanation(out / tp["folder"] / "seegaan_local").frames
     # Same patient, same λ grid: frame 0 (its reconstruction) agrees, the path does not.
     np.testing.assert_allclose(frames["truth"][0], frames["prediction"][0], atol=1e-6)
     assert np.abs(frames["truth"][-1] - frames["prediction"][-1]).max() > 1e-3

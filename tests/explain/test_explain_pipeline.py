@@ -12,7 +12,8 @@ from seegaan.cli import main
 from seegaan.errors import OptionError
 from seegaan.explain.adapter import InputAdapter
 from seegaan.explain.attribution import AttributionSettings
-from seegaan.explain.models import load_model
+from seegaan.explain.loading import load_model
+from seegaan.explain.methods import load_explanation, read_manifest
 from seegaan.explain.pipeline import ExplainConfig, explain
 
 FAST = AttributionSettings(ig_steps=6, sg_samples=3, batch_size=4)
@@ -27,28 +28,40 @@ def test_explain_end_to_end(tmp_path, cohort, fake_ae, tiny_models_on_path):
     out = tmp_path / "exp"
     s = explain("fake", cohort["latents"], out, model=_model(), config=ExplainConfig(**CFG),
                 attribution_settings=FAST, autoencoder=fake_ae)
-    for name in ("summary.json", "fig6.png", "global_side_by_side.png", "attributions.npz",
+    for name in ("summary.json", "manifest.json", "fig6.png", "global_side_by_side.png",
                  "global_truth/summary.json", "global_prediction/summary.json"):
         assert (out / name).is_file(), name
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["predictions"]["n"] == 30 and 0.0 <= on_disk["predictions"]["auc"] <= 1.0
     assert set(on_disk["cases"]) == {"TP", "TN", "FP", "FN"}
+    man = read_manifest(out)
+    by_cat = {c["category"]: c for c in man["cases"]}
+    pixel = ["saliency", "gradcam", "ig", "smoothgrad", "occlusion"]
+    assert man["global"]["truth"]["dir"] == "global_truth"
+    for cat, case in by_cat.items():
+        assert case["image_id"] == on_disk["cases"][cat]["image_id"]
+        for m in pixel:
+            exp = load_explanation(out / case["folder"] / m)
+            assert exp.status == "ok" and exp.map.shape == (16, 16)
     # The fixture is built so that the model makes every kind of call, and the monotone
     # model can always be pushed to the truth: every case exists, every λ search succeeds.
+    assert set(by_cat) == {"TP", "TN", "FP", "FN"}
     for cat in ("TP", "TN"):
-        assert on_disk["cases"][cat]["image_id"] is not None, cat
-        assert (out / f"local_{cat}" / "summary.json").is_file()
-    for cat in ("FP", "FN"):
-        case = on_disk["cases"][cat]
-        assert case["image_id"] is not None, cat
-        lam = case["lambda"]
+        if cat in by_cat:
+            exp = load_explanation(out / by_cat[cat]["folder"] / "seegaan_local")
+            assert exp.frames.shape == (4, 16, 16) and exp.steps[0] == 0.0
+    searched = [c for c in ("FP", "FN") if c in by_cat]
+    assert searched, "the fixture is built to give the model some errors"
+    for cat in searched:
+        exp = load_explanation(out / by_cat[cat]["folder"] / "seegaan_lambda")
+        lam = exp.scalars
         assert lam["calls"] >= 1 and lam["calls"] == len(lam["trace"])
-        assert lam["status"] == "reached", lam
+        assert exp.status == "reached", exp.message
         assert lam["lam"] > 0
-        # Truth is reached on the log scale within the tolerance.
-        assert abs(np.log(lam["prediction_at_lambda"]) - np.log(case["truth"])) <= 0.0101
-        assert (out / f"lambda_{cat}.png").is_file()
-    assert on_disk["attributions"]["methods"] == ["saliency", "gradcam", "ig", "smoothgrad"]
+        if exp.status == "reached":
+            # Truth is reached on the log scale within the tolerance.
+            assert abs(np.log(lam["prediction_at_lambda"]) - np.log(by_cat[cat]["truth"])) <= 0.0101
+    assert on_disk["attributions"]["methods"] == pixel
     # Categories were decided at the 400 threshold on the split's truth and predictions.
     assert sum(on_disk["categories"].values()) == 30
     assert s["cases"] == on_disk["cases"]
@@ -63,9 +76,9 @@ def test_explain_with_prediction_csv_only(tmp_path, cohort, fake_ae):
                 config=ExplainConfig(**CFG), autoencoder=fake_ae)
     assert s["model"] is None and s["predictions"]["source"].startswith("csv:")
     assert s["attributions"]["methods"] == []
-    for cat in ("FP", "FN"):
-        if s["cases"][cat]["image_id"] is not None:
-            assert s["cases"][cat]["lambda"]["status"] == "skipped"
+    for c in read_manifest(tmp_path / "exp")["cases"]:
+        if c["category"] in ("FP", "FN"):
+            assert c["methods"]["seegaan_lambda"] == "skipped"
 
 
 def test_chosen_images_must_match_their_category(tmp_path, cohort, fake_ae, tiny_models_on_path):
@@ -126,7 +139,10 @@ def test_onnx_model_explains_without_gradients(tmp_path, cohort, fake_ae, capsys
     s = explain("fake", cohort["latents"], tmp_path / "e2", model=model, config=ExplainConfig(**CFG),
                 autoencoder=fake_ae)
     assert s["attributions"]["methods"] == [] and "predictions only" in s["attributions"]["skipped_reason"]
-    assert any(s["cases"][c].get("lambda", {}).get("calls", 0) > 0 for c in ("FP", "FN"))
+    man = read_manifest(tmp_path / "e2")
+    calls = [load_explanation(tmp_path / "e2" / c["folder"] / "seegaan_lambda").scalars.get("calls", 0)
+             for c in man["cases"] if c["category"] in ("FP", "FN")]
+    assert calls and max(calls) > 0
 
 
 def test_oracle_measures_both_global_sequences(tmp_path, cohort, fake_ae, monkeypatch,

@@ -11,7 +11,7 @@ import torch
 from seegaan.errors import OptionError
 from seegaan.explain.adapter import InputAdapter
 from seegaan.explain.lambda_search import lambda_for_patient, search_lambda
-from seegaan.explain.models import TorchModel
+from seegaan.explain.loading import TorchModel
 
 
 @pytest.mark.parametrize("target", [5.3, 6.0, 7.9, 5.05])

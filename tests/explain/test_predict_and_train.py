@@ -12,7 +12,7 @@ import torch
 from seegaan.cli import main
 from seegaan.errors import InputError, OptionError
 from seegaan.explain.adapter import InputAdapter
-from seegaan.explain.models import load_model
+from seegaan.explain.loading import load_model
 from seegaan.explain.predict import merge_predictions_csv, predict_dataset, predict_latents
 from seegaan.explain.train_cnn import CNNTrainConfig, train_cnn
 from seegaan.latent.store import load_latents
@@ -64,7 +64,8 @@ def test_cnn_train_writes_a_self_describing_directory(tmp_path, cohort):
     config = json.loads((d / "config.json").read_text())
     assert config["format"] == "seegaan-cnn" and config["input_adapter"]["log_output"] is True
     assert set(m["test"]) >= {"r2", "auc", "n"} and m["test"]["n"] == 30
-    assert "residual_gap_device_minus_none" in m["shortcut"]
+    on_off = m["shortcut"]["device_on_off"]
+    assert on_off["n"] == 64 and on_off["device_dy_ci_low"] <= on_off["device_dy_mean"] <= on_off["device_dy_ci_high"]
     # The directory loads with no flags; its TorchScript twin is checked in test_adapters.
     assert load_model(d).predict(cohort["images"][:4]).shape == (4,)
 

@@ -39,7 +39,7 @@ class Brightness(nn.Module):
 
 def brightness_model():
     from seegaan.explain import InputAdapter
-    from seegaan.explain.models import TorchModel
+    from seegaan.explain.loading import TorchModel
 
     return TorchModel("brightness", Brightness(), InputAdapter(log_output=True), kind="test")
 

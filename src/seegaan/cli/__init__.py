@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "explain": ("seegaan.cli.explain", "explain", "Explain a CNN: global/local sequences, lambda search, attribution maps."),
     "medxgan": ("seegaan.cli.medxgan", "medxgan", "medXGAN: train, explain and evaluate a class-conditional GAN explainer."),
     "report": ("seegaan.cli.demo", "report", "Build report.html from any run directory."),
+    "benchmark": ("seegaan.cli.benchmark", "benchmark", "Score every explanation method against interventional truth."),
     "view": ("seegaan.cli.view", "view", "Live local viewer: drag a film along a feature, see the model react."),
 }
 

@@ -37,7 +37,7 @@ def model_options(f):
         click.option("--log-output/--linear-output", default=None,
                      help="Whether the chosen output is log(target) (the reference CNN's is)."),
         click.option("--gradcam-layer", default=None, metavar="NAME",
-                     help="Module Grad-CAM attributes to (default: the last conv block)."),
+                     help="Module Grad-CAM attributes to (default: the last layer whose map is at least 8x8)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -47,7 +47,7 @@ def model_options(f):
 def _load(spec, weights, weights_dir, factory_args, adapter_file, input_size, value_range,
           channels, output_sel, activation, log_output, gradcam_layer):
     from seegaan.explain.adapter import InputAdapter
-    from seegaan.explain.models import load_model, output_index_for
+    from seegaan.explain.loading import load_model, output_index_for
     from seegaan.utils.fsio import read_json
 
     adapter = None
@@ -153,10 +153,10 @@ def cnn_train(data_dir, out_dir, target, log, threshold, arch, epochs, batch_siz
                f"AUC {t['auc']:.3f} for {target} > {threshold:g} (n={t['n']}), best epoch "
                f"{m['best_epoch']}, {m['train_seconds']:.0f} s")
     if shortcut_check and "shortcut" in m:
-        gap = m["shortcut"].get("residual_gap_device_minus_none")
-        if gap is not None:
-            click.echo(f"shortcut check: device images are over-predicted by {gap:+.3f} "
-                       f"({'log ' if log else ''}{target}) relative to the rest")
+        d = m["shortcut"]["device_on_off"]
+        click.echo(f"shortcut check: switching the device on changes the prediction by "
+                   f"{d['device_dy_mean']:+.3f} ({'log ' if log else ''}{target}; 95% CI "
+                   f"{d['device_dy_ci_low']:+.3f} to {d['device_dy_ci_high']:+.3f}, n={d['n']})")
 
 
 # -- seegaan predict -----------------------------------------------------------------------
@@ -284,7 +284,7 @@ def _predict_table(src, out, model_spec, csv_model, column, csv_column, data_dir
 @click.option("--local-lambda-max", type=FINITE, default=1.0, show_default=True,
               help="Last λ of the TP/TN local sequences.")
 @click.option("--attributions", default=None, metavar="LIST",
-              help="Comma list of saliency,gradcam,ig,smoothgrad, or 'none' (default: all the model supports).")
+              help="Comma list of saliency,gradcam,ig,smoothgrad,occlusion, or 'none' (default: all the model supports).")
 @click.option("--ig-steps", type=click.IntRange(2), default=32, show_default=True,
               help="Integrated Gradients steps.")
 @click.option("--sg-samples", type=click.IntRange(1), default=16, show_default=True,
@@ -343,13 +343,19 @@ def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, predictio
                     attribution_settings=AttributionSettings(ig_steps=ig_steps, sg_samples=sg_samples,
                                                              seed=seed),
                     overwrite=overwrite, log=_echo_line)
+    from seegaan.explain.methods import load_explanation, read_manifest
+
     p = s["predictions"]
     parts = [f"wrote {out_dir}: R² {p.get('r2', float('nan')):.3f}, AUC {p.get('auc', float('nan')):.3f}"]
-    for cat in ("FP", "FN"):
-        lam = s["cases"].get(cat, {}).get("lambda")
-        if lam and lam.get("status") not in (None, "skipped"):
-            where = f"λ={lam['lam']:.3g}" if lam.get("lam") is not None else lam["status"]
-            parts.append(f"{cat} {where} ({lam['calls']} calls)")
+    man = read_manifest(out_dir)
+    for case in man["cases"]:
+        if case["methods"].get("seegaan_lambda") in (None, "skipped"):
+            continue
+        lam = load_explanation(Path(out_dir) / case["folder"] / "seegaan_lambda").scalars
+        where = f"λ={lam['lam']:.3g}" if lam.get("lam") is not None else lam["status"]
+        parts.append(f"{case['category']} {where} ({lam['calls']} calls)")
+    if man.get("gradcam_layer"):
+        parts.append(f"Grad-CAM on {man['gradcam_layer']}")
     click.echo("; ".join(parts))
 
 

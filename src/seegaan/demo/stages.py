@@ -12,6 +12,7 @@ its own sub-folder through the public API of the stage it calls::
     cnn/           7  reference BNPP CNN
     fig5_6_explain/ 8-9  BNPP vs predicted-BNPP sequences; TP/TN/FP/FN, attributions, λ search
     truth/         10 ground-truth check (truth.csv)
+    benchmark/     11 every explanation method scored on interventional truth
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pandas as pd
 from seegaan.demo.config import DemoConfig
 from seegaan.errors import CheckpointError, InputError
 
-N_STAGES = 10
+N_STAGES = 11
 CLINICAL_NUMERIC = ("age", "bnpp")
 CLINICAL_CATEGORICAL = ("sex", "ahf", "manufacturer", "device")
 BUNDLED = "bundled demo64 checkpoint"
@@ -310,17 +311,18 @@ def explain_stage(run: DemoRun, announce: Callable[[int, str], None]) -> None:
     pipeline reports its first per-patient step.
     """
     from seegaan.explain import ExplainConfig, explain, load_model
+    from seegaan.explain.methods import read_manifest
 
     cfg = run.cfg
     state = {"stage": 8}
 
-    def log(line: str) -> None:
-        if state["stage"] == 8 and line.startswith(("attributions", "local sequence", "lambda search")):
+    def on_step(name: str) -> None:
+        # The pipeline names each step as it starts; its per-case step is the demo's stage 9.
+        if name == "cases" and state["stage"] == 8:
             state["stage"] = 9
             run.timings["8 BNPP sequences"] = time.perf_counter() - run.notes.pop("_t8")
             run.notes["_t9"] = time.perf_counter()
             announce(9, "TP/TN/FP/FN explanations, attribution maps, λ search (Fig. 6)")
-        run.say("      " + line.strip())
 
     run.notes["_t8"] = time.perf_counter()
     ecfg = ExplainConfig(target="bnpp", threshold=cfg.bnpp_threshold, log=True, split="test",
@@ -330,26 +332,26 @@ def explain_stage(run: DemoRun, announce: Callable[[int, str], None]) -> None:
     model = load_model(run.root / "cnn")
     out = run.root / "fig5_6_explain"
     run.explain_summary = explain(run.checkpoint, run.table, out, model=model,
-                                  data_dir=run.data_dir, config=ecfg, autoencoder=run.ae, log=log)
-    if state["stage"] == 8:  # no patient step was reported (e.g. no cases): still close stage 9
+                                  data_dir=run.data_dir, config=ecfg, autoencoder=run.ae,
+                                  log=lambda line: run.say("      " + line.strip()), on_step=on_step)
+    if state["stage"] == 8:  # no per-case step ran: still close stage 9
         announce(9, "TP/TN/FP/FN explanations (no cases found)")
         run.timings["8 BNPP sequences"] = time.perf_counter() - run.notes.pop("_t8")
     else:
         run.timings["9 TP/TN/FP/FN"] = time.perf_counter() - run.notes.pop("_t9")
-    # The global sequences are kept by the explain folder; reload them for the truth check.
-    log_pred = _log_predictions(run, model)
-    run.sequences["explain/truth"] = _reload_sequence(
-        run, out / "global_truth", "log_bnpp", np.log(run.table.meta["bnpp"].to_numpy(dtype=float)))
-    run.sequences["explain/prediction"] = _reload_sequence(
-        run, out / "global_prediction", "log_prediction", log_pred)
+    # The global sequences are kept by the explain folder; its manifest names the latent-table
+    # column each one regressed on, so the truth check selects the same rows.
+    man = read_manifest(out)
+    values = {"truth": np.asarray(run.table.meta[man["global"]["truth"]["column"]], dtype=float),
+              "prediction": np.exp(_log_predictions(run, model))}
+    for key in ("truth", "prediction"):
+        g = man["global"][key]
+        v = np.log(values[key]) if man["log"] else values[key]
+        run.sequences[f"explain/{key}"] = _reload_sequence(run, out / g["dir"], g["feature"], v)
 
 
 def _reload_sequence(run: DemoRun, seq_dir: Path, feature: str, values: np.ndarray) -> Any:
-    """A light stand-in for a SequenceResult from SEQ_DIR: frames, values and the rows used.
-
-    The explain pipeline regresses on log-scale columns it builds itself; the same column is
-    rebuilt here so that :func:`select_rows` finds the same rows.
-    """
+    """A light stand-in for a SequenceResult from SEQ_DIR: frames, values and the rows used."""
     from seegaan.latent import LatentTable, select_rows
 
     with np.load(seq_dir / "result.npz") as z:
@@ -399,6 +401,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("explain", "Global sequences for BNPP and predicted BNPP (Fig. 5)"),
     ("", ""),  # stage 9 is announced from inside the explain run
     ("truth", "Ground-truth check and report"),
+    ("benchmark", "Methods compared on the truth (benchmark)"),
 )
 
 

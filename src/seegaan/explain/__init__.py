@@ -20,7 +20,7 @@ Example::
 from seegaan.explain.adapter import InputAdapter
 from seegaan.explain.attribution import METHODS, AttributionSettings, attribute
 from seegaan.explain.lambda_search import LambdaResult, lambda_for_patient, search_lambda
-from seegaan.explain.models import ExplainableModel, load_model
+from seegaan.explain.loading import ExplainableModel, load_model
 from seegaan.explain.pipeline import ExplainConfig, explain
 from seegaan.explain.predict import (
     TableImages,

@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,9 +130,3 @@ class InputAdapter:
             raise ModelError(f"{where}: output index {k} is out of range (the model returns "
                              f"{out.shape[1]} output{'s' if out.shape[1] != 1 else ''} per image)")
         return out[:, k]
-
-    def to_target(self, score: torch.Tensor | float) -> torch.Tensor | float:
-        """Model-scale score -> prediction in the target's own units (undoes ``log_output``)."""
-        if not self.log_output:
-            return score
-        return torch.exp(score) if torch.is_tensor(score) else math.exp(score)

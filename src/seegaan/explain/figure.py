@@ -5,10 +5,12 @@ original (each normalised to its own maximum, since their units differ); subtrac
 the diverging reversed-Spectral map with a symmetric range per row and a colour bar, so a
 difference's sign reads the same everywhere in seegaan.
 
+Everything drawn comes from an explanation run's ``manifest.json`` and its per-case folders
+(:func:`fig6_from_manifest`), so any registered method appears without a change here.
+
 Example::
 
-    rows = [PatientRow("TP", "TP p0012: BNPP 2310, pred 1880", original, maps, frames, diffs)]
-    save_fig6(rows, "exp/fig6.png")
+    fig6_from_manifest("exp/cnn", "exp/cnn/fig6.png")
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seegaan.explain.attribution import TITLES
+from seegaan.explain.methods import (
+    ATTRIBUTION,
+    get_method,
+    load_explanation,
+    names,
+    read_manifest,
+)
 
 
 @dataclass
@@ -42,8 +50,9 @@ def save_fig6(rows: list[PatientRow], path: str | os.PathLike, methods: list[str
 
     from seegaan.viz import DIFF_CMAP, save_figure, symmetric_limit
 
-    methods = methods if methods is not None else sorted({m for r in rows for m in r.attributions},
-                                                         key=list(TITLES).index)
+    order = names()
+    methods = methods if methods is not None else sorted(
+        {m for r in rows for m in r.attributions}, key=lambda m: order.index(m) if m in order else len(order))
     n_frames = max((len(r.frames) for r in rows), default=0)
     n_diffs = max((len(r.diffs) for r in rows), default=0)
     n_cols = 1 + len(methods) + n_frames + n_diffs
@@ -65,7 +74,7 @@ def save_fig6(rows: list[PatientRow], path: str | os.PathLike, methods: list[str
             else:
                 ax[col].text(0.5, 0.5, "n/a", ha="center", va="center", color="w",
                              transform=ax[col].transAxes, fontsize=9)
-            ax[col].set_title(TITLES.get(m, m) + (" |IG|" if m == "ig" else ""), fontsize=8)
+            ax[col].set_title(_title(m) + (" |IG|" if m == "ig" else ""), fontsize=8)
             col += 1
         for k in range(n_frames):
             if k < len(row.frames):
@@ -92,3 +101,63 @@ def save_fig6(rows: list[PatientRow], path: str | os.PathLike, methods: list[str
         save_figure(fig, path, dpi=dpi)
     finally:
         plt.close(fig)  # pyplot keeps figures alive otherwise; explain may draw many
+
+
+def _title(name: str) -> str:
+    try:
+        return get_method(name).title
+    except Exception:  # a method of a run whose module is no longer installed: its name will do
+        return name
+
+
+def _sequence_panels(exp) -> tuple[list, list, str]:
+    """Three frames (first, middle, last) and the last two minus the first, with labels."""
+    if exp.frames is None:
+        return [], [], exp.message or exp.status
+    t = len(exp.frames)
+    picks = [0, t // 2, t - 1] if t >= 3 else list(range(t))
+    steps = exp.steps if exp.steps is not None else np.arange(t)
+    sym = "λ" if exp.step_name == "lambda" else exp.step_name
+    frames = [(f"{sym}={steps[k]:.3g}", exp.frames[k]) for k in picks]
+    diffs = [(f"{sym}={steps[k]:.3g} − frame 0", exp.frames[k] - exp.frames[0]) for k in picks[1:]]
+    sc = exp.scalars
+    note = ""
+    if "calls" in sc:
+        note = (f"{exp.status} λ={sc.get('lam'):.3g} ({sc['calls']} calls)" if sc.get("lam") is not None
+                else f"{exp.status} ({sc['calls']} calls)")
+    return frames, diffs, note
+
+
+def fig6_from_manifest(root: str | os.PathLike, path: str | os.PathLike,
+                       sequence_methods: list[str] | None = None) -> None:
+    """Fig. 6 for an explanation run: one row per case of its manifest.
+
+    Pixel methods come first (heat over the original); the first sequence method a case
+    has (``sequence_methods`` in order, default all in registry order) gives its frames and
+    subtractions.
+    """
+    from pathlib import Path
+
+    root = Path(root)
+    man = read_manifest(root)
+    rows, pixel = [], []
+    for c in man["cases"]:
+        folder = root / c["folder"]
+        original = np.load(root / c["image"]) if c.get("image") else None
+        maps, frames, diffs, note = {}, [], [], ""
+        for m in c.get("methods", {}):
+            exp = load_explanation(folder / m)
+            if exp.kind == ATTRIBUTION:
+                if exp.map is not None:
+                    maps[m] = exp.map
+                if m not in pixel:
+                    pixel.append(m)
+            elif not frames and (sequence_methods is None or m in sequence_methods):
+                frames, diffs, note = _sequence_panels(exp)
+        if original is None:
+            original = frames[0][1] if frames else np.zeros((8, 8), np.float32)
+        title = f"{c.get('category') or ''} {c['image_id']}"
+        if c.get("truth") is not None and c.get("prediction") is not None:
+            title += f"\n{man.get('target', 'target')} {c['truth']:.4g}, pred {c['prediction']:.4g}"
+        rows.append(PatientRow(c.get("category") or "", title.strip(), original, maps, frames, diffs, note))
+    save_fig6(rows, path, methods=pixel)

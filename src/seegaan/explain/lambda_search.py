@@ -161,7 +161,7 @@ def lambda_for_patient(model, autoencoder, w_e: np.ndarray | torch.Tensor,
                        log_scale: bool = True, **kwargs: Any) -> tuple[LambdaResult, torch.Tensor]:
     """Run :func:`search_lambda` for one patient; returns the result and ``G(w(lambda))``.
 
-    ``model`` is an :class:`~seegaan.explain.models.ExplainableModel`; ``target`` is on the
+    ``model`` is an :class:`~seegaan.explain.loading.ExplainableModel`; ``target`` is on the
     comparison scale (log of the true value when ``log_scale``). The frame returned is the
     decoded image at ``res.display_lambda``: the lambda found, or lambda_max when the target
     is unreachable (showing where the search gave up).

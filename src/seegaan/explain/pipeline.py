@@ -1,16 +1,20 @@
 """``seegaan explain``: every CNN explanation of docs/explain.md in one run directory.
 
-Steps, each recorded in ``EXP_DIR/summary.json``:
+Steps, recorded in ``EXP_DIR/summary.json``; every explanation of a case is saved by the
+method interface (:mod:`seegaan.explain.methods`) under ``cases/<image_id>/<method>/``
+and listed in ``EXP_DIR/manifest.json``, which every consumer (Fig. 6, the report, the
+demo, the benchmark) reads:
 
 1. predictions for the split's images — from the model, a predictions CSV, or a column the
    latent table already has (SEE-GAAN's global view is model-agnostic);
 2. global sequences for the ground truth and for the prediction, side by side, each
    permutation-tested (``global_truth/``, ``global_prediction/``, ``global_side_by_side.png``);
 3. one TP, TN, FP and FN at the threshold (automatic, or ``images=``);
-4. local sequences for TP and TN, towards the other class (``local_TP/``, ``local_TN/``);
-5. the lambda search for FP and FN, and ``G(w(lambda)) - G(w_E)`` (``lambda_FP.png``...);
-6. Captum attribution maps for the four originals;
-7. ``fig6.png`` in the layout of the paper's Fig. 6.
+4. every pixel attribution method of the registry (vanilla gradient, Grad-CAM, IG,
+   SmoothGrad, Occlusion) on the four originals;
+5. SEE-GAAN local sequences for TP and TN, towards the other class (``seegaan_local``);
+6. the λ search for FP and FN, towards the true value (``seegaan_lambda``);
+7. ``fig6.png`` in the layout of the paper's Fig. 6, drawn from the manifest.
 
 **[decision]** The local direction is ``w̄_desired - w̄_current`` between the split's
 ground-truth classes (``direction="truth"``); ``direction="prediction"`` uses the model's
@@ -20,12 +24,11 @@ Example::
 
     summary = explain("runs/ae/best", "latents.parquet", "exp/cnn",
                       model=load_model("runs/cnn"), config=ExplainConfig(permutations=100))
-    summary["cases"]["FP"]["lambda"]["status"]          # "reached" / "unreachable"
+    read_manifest("exp/cnn")["cases"][0]["methods"]       # {"saliency": "ok", ...}
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -36,9 +39,17 @@ import numpy as np
 import torch
 
 from seegaan.errors import InputError, OptionError
-from seegaan.explain.attribution import METHODS, AttributionSettings, attribute
-from seegaan.explain.lambda_search import lambda_for_patient
-from seegaan.explain.models import ExplainableModel
+from seegaan.explain.attribution import METHODS, AttributionSettings
+from seegaan.explain.loading import ExplainableModel
+from seegaan.explain.methods import (
+    Case,
+    Context,
+    Explanation,
+    case_folder,
+    get_method,
+    save_explanation,
+    write_manifest,
+)
 from seegaan.explain.predict import TableImages, merge_predictions_csv, summarise
 from seegaan.explain.selection import (
     CATEGORIES,
@@ -69,6 +80,7 @@ class ExplainConfig:
     images:        tuple[str, ...] | None = None  # TP, TN, FP, FN image ids (None: automatic)
     direction:     str = "truth"       # truth | prediction: classes defining the local direction
     prediction_column: str = "prediction"
+    extra_methods: tuple[str, ...] = ()  # more registered methods to run on every case (gvr, ...)
     oracle:        bool = False        # measure global sequences with the virtual cohort's oracle
     seed:          int = 0
     batch_size:    int = 64
@@ -104,16 +116,6 @@ def _global(ae, table: LatentTable, feature: str, cfg: ExplainConfig):
                            correction=cfg.correction, seed=cfg.seed)
 
 
-def _local(ae, table: LatentTable, feature: str, image_id: str, src: str, dst: str,
-           cfg: ExplainConfig):
-    from seegaan.latent import local_sequence
-
-    return local_sequence(ae, table, feature, image_id, from_level=src, to_level=dst,
-                          frames=cfg.frames, lambda_max=cfg.local_lambda_max, split=cfg.split,
-                          permutations=cfg.permutations, alpha=cfg.alpha,
-                          correction=cfg.correction, seed=cfg.seed)
-
-
 def _write(result, out_dir: Path) -> None:
     from seegaan.latent import write_sequence
 
@@ -146,12 +148,16 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
             data_dir: str | os.PathLike | None = None,
             config: ExplainConfig | None = None,
             attribution_settings: AttributionSettings | None = None,
-            autoencoder=None, overwrite: bool = False, log=None) -> dict[str, Any]:
+            autoencoder=None, overwrite: bool = False, log=None,
+            on_step=None) -> dict[str, Any]:
     """Run the whole CNN explanation and write ``out_dir`` atomically; returns the summary.
 
     ``autoencoder`` may be passed pre-loaded (tests, notebooks); otherwise ``checkpoint`` is
-    loaded with :func:`seegaan.load_autoencoder`. ``log`` receives progress lines.
+    loaded with :func:`seegaan.load_autoencoder`. ``log`` receives progress lines (for
+    people); ``on_step`` receives the name of each step as it starts (``"global"``,
+    ``"cases"``), for programs that track progress.
     """
+    step = on_step or (lambda _name: None)
     cfg = config or ExplainConfig()
     _check(cfg)
     say = log or (lambda _msg: None)
@@ -248,6 +254,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
     }
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         # 2. Global sequences -------------------------------------------------------------
+        step("global")
         t0 = time.perf_counter()
         globals_ = {}
         for key, feature in (("truth", tname), ("prediction", pname)):
@@ -263,105 +270,83 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
             summary["oracle"] = {k: _oracle_measure(r.frames, ae.image_size) for k, r in globals_.items()}
         timings["global_s"] = time.perf_counter() - t0
 
-        # 4-5. Local sequences and lambda search -------------------------------------------
-        from seegaan.explain.figure import PatientRow, save_fig6
-
-        fig_rows: list[PatientRow] = []
-        originals = {}
-        if any(v is not None for v in picks.values()):
-            source = source or TableImages(table, data_dir)
-            present = [c for c in CATEGORIES if picks[c] is not None]
-            loaded = source.load(np.array([picks[c] for c in present]))
-            originals = {c: loaded[i:i + 1] for i, c in enumerate(present)}
-        attributions: dict[str, dict[str, np.ndarray]] = {}
-        if attr_methods and originals:
-            t0 = time.perf_counter()
-            say(f"attributions ({', '.join(attr_methods)}) for {len(originals)} patients")
-            stack = torch.cat([originals[c] for c in originals])
-            maps = attribute(model, stack, attr_methods, attribution_settings)
-            for i, c in enumerate(originals):
-                attributions[c] = {m: maps[m][i, 0] for m in attr_methods}
-            np.savez_compressed(tmp / "attributions.npz", **{f"{c}_{m}": a for c, d in attributions.items()
-                                                            for m, a in d.items()})
-            timings["attributions_s"] = time.perf_counter() - t0
-
+        # 4-6. Every method on every case, each saved in its own folder ------------------
+        step("cases")
         t0 = time.perf_counter()
+        source = source or TableImages(table, data_dir)
+        ctx = Context(model=model, autoencoder=ae, table=table, target=cfg.target,
+                      threshold=cfg.threshold, log_scale=cfg.log, seed=cfg.seed,
+                      options={**(attribution_settings or AttributionSettings(seed=cfg.seed)).options(),
+                               "seegaan_local": {"frames": cfg.frames,
+                                                 "lambda_max": cfg.local_lambda_max},
+                               "seegaan_lambda": {"tol": cfg.tol, "lambda_max": cfg.lambda_max,
+                                                  "max_calls": cfg.max_calls}})
+        manifest_cases = []
         for cat in CATEGORIES:
             row = picks[cat]
             if row is None:
                 summary["cases"][cat] = {"image_id": None,
                                          "note": f"the model made no {DESCRIPTIONS[cat]} in split {cfg.split}"}
                 continue
-            image_id = ids[row]
             # Current = the class the model assigns now; desired = the true class. For TP/TN
             # they agree and the local sequence heads for the other class; for FP/FN the
-            # search moves the patient from the model's (wrong) class towards the truth.
-            predicted_pos = pred[row] > cfg.threshold
-            current, desired = (w_pos, w_neg) if predicted_pos else (w_neg, w_pos)
-            case: dict[str, Any] = {"image_id": image_id, "category": cat,
-                                    "truth": float(truth[row]), "prediction": float(pred[row])}
-            w_e = torch.from_numpy(table.w[row:row + 1].astype(np.float32)).to(ae.device)
-            with torch.no_grad():
-                recon = ae.decode(w_e).float().cpu()
+            # λ search moves the patient from the model's (wrong) class towards the truth.
+            current, desired = (w_pos, w_neg) if pred[row] > cfg.threshold else (w_neg, w_pos)
+            image = source.load(np.array([row]))
+            case = Case(ids[row], image, w=table.w[row], category=cat, truth=float(truth[row]),
+                        prediction=float(pred[row]), direction=desired - current)
+            sequence = "seegaan_local" if cat in ("TP", "TN") else "seegaan_lambda"
+            names = [*attr_methods, sequence, *cfg.extra_methods]
+            say(f"{cat} {case.image_id}: {', '.join(names)}")
+            record = {"image_id": case.image_id, "category": cat, "truth": case.truth,
+                      "prediction": case.prediction, "methods": {}}
+            folder = case_folder(tmp, case.image_id, "_").parent
+            folder.mkdir(parents=True, exist_ok=True)
+            np.save(folder / "image.npy", image[0, 0].numpy().astype(np.float32))
+            record["folder"] = folder.relative_to(tmp).as_posix()
+            record["image"] = f"{record['folder']}/image.npy"
             if model is not None:
-                case["prediction_on_reconstruction"] = float(model.predict(recon)[0])
-            frames: list[tuple[str, np.ndarray]] = []
-            diffs: list[tuple[str, np.ndarray]] = []
-            note = ""
-            if cat in ("TP", "TN"):
-                src, dst = ("1", "0") if (work[group_col][row] == 1.0) else ("0", "1")
-                say(f"local sequence for {cat} {image_id}")
-                res = _local(ae, wtable, group_col, image_id, src, dst, cfg)
-                _write(res, tmp / f"local_{cat}")
-                picks_t = [0, len(res.values) // 2, len(res.values) - 1]
-                frames = [(f"λ={res.values[k]:.2f}", res.frames[k]) for k in picks_t]
-                shown = res.masked_diffs if res.masked_diffs is not None else res.diffs
-                tag = " (p≤α)" if res.masked_diffs is not None else ""
-                diffs = [(f"λ={res.values[k]:.2f} − G(w_E){tag}", shown[k]) for k in picks_t[1:]]
-                case["local_sequence"] = {"dir": f"local_{cat}/", "from": src, "to": dst,
-                                          "lambda_max": cfg.local_lambda_max}
-            elif model is not None:
-                say(f"lambda search for {cat} {image_id}")
-                target = math.log(truth[row]) if cfg.log else float(truth[row])
-                res_l, frame = lambda_for_patient(model, ae, table.w[row], desired - current, target,
-                                                  log_scale=cfg.log, tol=cfg.tol,
-                                                  lam_max=cfg.lambda_max, max_calls=cfg.max_calls)
-                lam_shown = res_l.display_lambda
                 with torch.no_grad():
-                    half = ae.decode(w_e + 0.5 * lam_shown * torch.from_numpy(
-                        (desired - current).astype(np.float32)).to(ae.device).reshape(1, -1)).float().cpu()
-                r0, h0, f0 = recon[0, 0].numpy(), half[0, 0].numpy(), frame[0, 0].numpy()
-                frames = [("G(w_E)", r0), (f"λ={0.5 * lam_shown:.3g}", h0), (f"λ={lam_shown:.3g}", f0)]
-                diffs = [(f"λ={0.5 * lam_shown:.3g} − G(w_E)", h0 - r0), (f"λ={lam_shown:.3g} − G(w_E)", f0 - r0)]
-                case["lambda"] = res_l.to_dict()
-                case["lambda"]["prediction_at_lambda"] = float(
-                    math.exp(res_l.value) if cfg.log else res_l.value)
-                np.savez_compressed(tmp / f"lambda_{cat}.npz", reconstruction=r0, frame=f0,
-                                    difference=f0 - r0, trace=np.asarray(res_l.trace))
-                _lambda_png(r0, f0, res_l, cat, image_id, tmp / f"lambda_{cat}.png")
-                summary["files"][f"lambda_{cat}"] = f"lambda_{cat}.png"
-                note = (f"λ={res_l.lam:.3g} ({res_l.calls} calls)" if res_l.reached else
-                        f"{res_l.status} within λ_max={cfg.lambda_max:g} ({res_l.calls} calls)"
-                        if res_l.status == "unreachable" else f"{res_l.status} ({res_l.calls} calls)")
-                say(f"  {cat}: {note}")
-            else:
-                case["lambda"] = {"status": "skipped", "message": "no model: the lambda search needs --model"}
-            pred_txt = f"pred {pred[row]:.4g}"
-            title = f"{cat} {image_id}\n{cfg.target} {truth[row]:.4g}, {pred_txt}"
-            orig = originals[cat][0, 0].numpy() if cat in originals else recon[0, 0].numpy()
-            fig_rows.append(PatientRow(cat, title, orig, attributions.get(cat, {}), frames, diffs, note))
-            summary["cases"][cat] = case
+                    recon = ae.decode(torch.from_numpy(table.w[row:row + 1].astype(np.float32))
+                                      .to(ae.device)).float().cpu()
+                record["prediction_on_reconstruction"] = float(model.predict(recon)[0])
+            for name in names:
+                exp = _run_method(name, case, ctx)
+                save_explanation(exp, case_folder(tmp, case.image_id, name))
+                record["methods"][name] = exp.status
+                if name == "seegaan_lambda" and exp.status not in ("skipped", "failed"):
+                    say(f"  {cat}: {exp.status} λ={exp.scalars.get('lam')} after "
+                        f"{exp.scalars.get('calls')} model calls")
+            manifest_cases.append(record)
+            summary["cases"][cat] = {k: v for k, v in record.items() if k != "methods"}
         timings["cases_s"] = time.perf_counter() - t0
+        write_manifest(tmp, manifest_cases, [*attr_methods, "seegaan_local", "seegaan_lambda",
+                                             *cfg.extra_methods], extra={
+            "target": cfg.target, "threshold": cfg.threshold, "log": cfg.log,
+            "gradcam_layer": getattr(model, "gradcam_layer_name", None) if "gradcam" in attr_methods else None,
+            "global": {"truth": {"dir": "global_truth", "feature": tname, "column": cfg.target},
+                       "prediction": {"dir": "global_prediction", "feature": pname, "column": pcol}}})
+        if manifest_cases:
+            from seegaan.explain.figure import fig6_from_manifest
 
-        if fig_rows:
-            save_fig6(fig_rows, tmp / "fig6.png", methods=list(attr_methods) or None)
+            fig6_from_manifest(tmp, tmp / "fig6.png")
             summary["files"]["fig6"] = "fig6.png"
+        summary["files"]["manifest"] = "manifest.json"
         summary["attributions"] = {"methods": list(attr_methods),
                                    "skipped_reason": _attr_skip_reason(model, attr_methods)}
         timings["total_s"] = time.perf_counter() - t_start
         summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         write_json(tmp / "summary.json", summary)
     return summary
+
+
+def _run_method(name: str, case: Case, ctx: Context) -> Explanation:
+    """One method on one case; a method that cannot run here is recorded as skipped, not raised."""
+    method = get_method(name)
+    why = method.unavailable(ctx)
+    if why:
+        return method.explanation(status="skipped", message=why)
+    return method.run(case, ctx)
 
 
 def _attribution_methods(model: ExplainableModel | None, cfg: ExplainConfig) -> tuple[str, ...]:
@@ -433,33 +418,3 @@ def _side_by_side(results: dict[str, Any], path: Path) -> None:
         save_figure(fig, path)
     finally:
         plt.close(fig)
-
-
-def _lambda_png(recon: np.ndarray, frame: np.ndarray, res, cat: str, image_id: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from seegaan.viz import DIFF_CMAP, save_figure, symmetric_limit
-
-    diff = frame - recon
-    vlim = symmetric_limit(diff)
-    fig, ax = plt.subplots(1, 3, figsize=(7.2, 2.9), layout="constrained")
-    ax[0].imshow(recon, cmap="gray", vmin=-1, vmax=1)
-    ax[0].set_title("G(w_E)", fontsize=8)
-    lam = f"{res.display_lambda:.3g}"
-    ax[1].imshow(frame, cmap="gray", vmin=-1, vmax=1)
-    ax[1].set_title(f"G(w(λ={lam}))", fontsize=8)
-    im = ax[2].imshow(diff, cmap=DIFF_CMAP, vmin=-vlim, vmax=vlim)
-    ax[2].set_title("difference", fontsize=8)
-    fig.colorbar(im, ax=ax[2], fraction=0.046, pad=0.04)
-    for a in ax:
-        a.set_xticks([])
-        a.set_yticks([])
-    fig.suptitle(f"{cat} {image_id}: {res.status}, {res.calls} model calls\n{res.message}", fontsize=7)
-    try:
-        save_figure(fig, path)
-    finally:
-        plt.close(fig)
-

@@ -23,20 +23,11 @@ import torch
 
 from seegaan.data.prepared import PreparedDataset
 from seegaan.errors import InputError, OptionError
-from seegaan.explain.models import ExplainableModel
+from seegaan.explain.loading import ExplainableModel
 from seegaan.latent.store import LatentTable, load_latents
 from seegaan.utils.progress import progress
 
 DEFAULT_COLUMN = "prediction"
-
-
-def predict_images(model: ExplainableModel, images: torch.Tensor | np.ndarray,
-                   batch_size: int = 64, desc: str = "predict") -> np.ndarray:
-    """Predictions (target units) for ``(N, 1, S, S)`` images in [-1, 1], with a progress bar."""
-    images = torch.as_tensor(images)
-    out = [model.predict(images[i:i + batch_size], batch_size=batch_size)
-           for i in progress(range(0, len(images), batch_size), desc=desc, unit="batch")]
-    return np.concatenate(out) if out else np.zeros(0)
 
 
 def predict_dataset(model: ExplainableModel, data_dir: str | os.PathLike,

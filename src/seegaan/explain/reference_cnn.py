@@ -38,6 +38,11 @@ ARCHS: dict[str, list[int]] = {        # BasicBlock counts per stage
     "resnet18": [2, 2, 2, 2],
     "resnet34": [3, 4, 6, 3],
 }
+# Plain conv nets (channels per stage, each stage halving the map): seconds to train on a
+# CPU, for the benchmark's models of known reliance (``seegaan benchmark``).
+SMALL_ARCHS: dict[str, tuple[int, ...]] = {
+    "cnn4": (16, 32, 64, 64),
+}
 
 
 @dataclass
@@ -53,24 +58,38 @@ class ReferenceCNN(nn.Module):
     def __init__(self, arch: CNNArch | None = None) -> None:
         super().__init__()
         arch = arch or CNNArch()
-        if arch.arch not in ARCHS:
-            raise OptionError(f"--arch {arch.arch}: unknown (choose from {', '.join(ARCHS)})")
+        if arch.arch not in ARCHS and arch.arch not in SMALL_ARCHS:
+            raise OptionError(f"--arch {arch.arch}: unknown (choose from "
+                              f"{', '.join([*ARCHS, *SMALL_ARCHS])})")
         self.config = arch
-        self.net = ResNet(BasicBlock, ARCHS[arch.arch], num_classes=arch.n_outputs)
-        # torchvision's stem is RGB; radiographs are grey, so replace it rather than repeat channels.
-        self.net.conv1 = nn.Conv2d(arch.in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        if arch.arch in SMALL_ARCHS:
+            self.net = _small_net(SMALL_ARCHS[arch.arch], arch.in_channels, arch.n_outputs)
+        else:
+            self.net = ResNet(BasicBlock, ARCHS[arch.arch], num_classes=arch.n_outputs)
+            # torchvision's stem is RGB; radiographs are grey, so replace it rather than repeat
+            # channels.
+            self.net.conv1 = nn.Conv2d(arch.in_channels, 64, kernel_size=7, stride=2, padding=3,
+                                       bias=False)
         # The net learns a standardised target; these buffers map its output back to the
         # target's log scale, so the saved model speaks in log BNPP directly.
         self.register_buffer("y_mean", torch.zeros(arch.n_outputs))
         self.register_buffer("y_std", torch.ones(arch.n_outputs))
 
-    @property
-    def last_conv_block(self) -> nn.Module:
-        """The block Grad-CAM attributes to (ResNet's last stage)."""
-        return self.net.layer4
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x) * self.y_std + self.y_mean
+
+
+def _small_net(widths: tuple[int, ...], in_channels: int, n_outputs: int) -> nn.Sequential:
+    """Conv-BN-ReLU stages, max-pooling between them (not after the last), mean-pooled head."""
+    layers: list[nn.Module] = []
+    c = in_channels
+    for i, w in enumerate(widths):
+        block = [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
+        if i < len(widths) - 1:
+            block.append(nn.MaxPool2d(2))
+        layers.append(nn.Sequential(*block))
+        c = w
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_outputs))
 
 
 def save_reference_cnn(model: ReferenceCNN, out_dir: str | os.PathLike, config: dict[str, Any]) -> None:

@@ -276,6 +276,8 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
                                  "brings the prediction to the true value; the map is that image "
                                  "minus the reconstruction.",
                            how=COLOUR_HOW))
+    from seegaan.report.section_benchmark import benchmark_sections
+    out += benchmark_sections(root)
     if art.truth is not None:
         pass_col = "pass" if "pass" in art.truth.columns else None
         out.append(Section("truth", "Ground-truth check",
@@ -334,15 +336,10 @@ def _explanation_blocks(exp, root: Path) -> list[str]:
         if "global_side_by_side" in by_name:
             body.append(_img(by_name.pop("global_side_by_side"), root, light=True))
     body.append("<h3>Fig. 6: four patients</h3>")
-    cases = exp.summary.get("cases")
-    case_of: dict[str, str] = {}
-    if isinstance(cases, dict):
-        for cat, v in cases.items():
-            if isinstance(v, dict) and v.get("image_id") is not None:
-                case_of[str(v["image_id"])] = cat
-        cases = [{"case": k, **v} for k, v in cases.items() if isinstance(v, dict)]
-    if isinstance(cases, list) and cases:
-        body.append(_table(pd.DataFrame([_case_row(c) for c in cases])))
+    cases = exp.manifest.get("cases") or []
+    case_of = {str(c["image_id"]): c.get("category") for c in cases if c.get("image_id") is not None}
+    if cases:
+        body.append(_table(pd.DataFrame([_case_row(c, exp.path) for c in cases])))
     for stem in ["fig6"] + sorted(k for k in by_name if k != "fig6"):
         if stem in by_name:
             body.append(_img(by_name[stem], root, light=True))
@@ -360,24 +357,22 @@ def _num(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
-def _case_row(case: dict[str, Any]) -> dict[str, str]:
-    """One explained patient as plain words: nested records (λ search, local sequence) read
-    as a sentence rather than as a Python dict."""
+def _case_row(case: dict[str, Any], run: Path) -> dict[str, str]:
+    """One explained patient of a manifest as plain words: its methods, and the λ search's
+    outcome read from that method's own result."""
+    from seegaan.explain.methods import load_explanation
+
     row = {k.replace("_", " "): _num(v) for k, v in case.items()
-           if v is not None and not isinstance(v, (dict, list)) and k not in ("dir",)}
-    seq = case.get("local_sequence")
-    if isinstance(seq, dict):
-        row["local sequence"] = (f"{seq.get('from')} → {seq.get('to')}, "
-                                 f"λ up to {_num(seq.get('lambda_max'))}")
-    lam = case.get("lambda")
-    if isinstance(lam, dict):
-        status, calls = lam.get("status", "?"), lam.get("calls")
-        if status == "reached":
-            text = f"reached at λ = {_num(lam.get('lam'))}"
-        else:
-            text = str(lam.get("message") or status)
-        if calls is not None:
-            text += f" ({calls} model calls)"
+           if v is not None and not isinstance(v, (dict, list)) and k not in ("folder", "image")}
+    methods = case.get("methods") or {}
+    row["methods"] = ", ".join(m if st == "ok" else f"{m} ({st})" for m, st in methods.items())
+    if methods.get("seegaan_lambda") not in (None, "skipped"):
+        exp = load_explanation(run / case["folder"] / "seegaan_lambda")
+        lam = exp.scalars
+        text = (f"reached at λ = {_num(lam.get('lam'))}" if exp.status == "reached"
+                else str(exp.message or exp.status))
+        if lam.get("calls") is not None:
+            text += f" ({lam['calls']} model calls)"
         row["λ search"] = text
     return row
 

@@ -82,6 +82,7 @@ class Explanation:
     summary: dict[str, Any]
     figures: list[Path]
     sequences: list[Sequence] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)  # the run's manifest.json
 
 
 @dataclass
@@ -120,13 +121,11 @@ def discover(root: str | Path) -> Artefacts:
             art.config = _read_json(root / name)
             break
 
+    # An explanation run is a folder with a seegaan-explanations manifest.json.
     explain_dirs: set[Path] = set()
-    for summary in sorted(_find(root, "summary.json")):
-        if _skip(summary, root):
-            continue
-        data = _read_json(summary)
-        if data.get("kind") == "explain" or "cases" in data:
-            explain_dirs.add(summary.parent)
+    for manifest in sorted(_find(root, "manifest.json")):
+        if not _skip(manifest, root) and _read_json(manifest).get("format") == "seegaan-explanations":
+            explain_dirs.add(manifest.parent)
 
     for meta in sorted(_find(root, "cohort.json")):
         if not _skip(meta, root):
@@ -173,7 +172,7 @@ def discover(root: str | Path) -> Artefacts:
         nested = [_sequence(s.parent) for s in sorted(_find(exp_dir, "summary.json"))
                   if s.parent != exp_dir and (s.parent / "sequence.png").is_file()]
         art.explanations.append(Explanation(exp_dir, _read_json(exp_dir / "summary.json"),
-                                            figures, nested))
+                                            figures, nested, _read_json(exp_dir / "manifest.json")))
 
     for cfg in sorted(_find(root, "config.json")):
         if _skip(cfg, root):

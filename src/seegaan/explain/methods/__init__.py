@@ -33,6 +33,13 @@ from seegaan.explain.methods.base import (
 
 # name -> "module:Class", in the order tables and figures show them.
 REGISTRY: dict[str, str] = {
+    "saliency": "seegaan.explain.methods.saliency:Saliency",
+    "gradcam": "seegaan.explain.methods.gradcam:GradCAM",
+    "ig": "seegaan.explain.methods.ig:IntegratedGradients",
+    "smoothgrad": "seegaan.explain.methods.smoothgrad:SmoothGrad",
+    "occlusion": "seegaan.explain.methods.occlusion:Occlusion",
+    "seegaan_local": "seegaan.explain.methods.seegaan_local:SeeGaanLocal",
+    "seegaan_lambda": "seegaan.explain.methods.seegaan_lambda:SeeGaanLambda",
     "medxgan": "seegaan.explain.methods.medxgan:MedXGANMethod",
 }
 

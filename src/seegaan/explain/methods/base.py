@@ -54,6 +54,7 @@ class Case:
     truth:      float | None = None           # ground-truth target value (original units)
     prediction: float | None = None           # the model's prediction (original units)
     meta:       dict[str, Any] = field(default_factory=dict)  # the case's clinical row
+    direction:  np.ndarray | None = None      # latent direction (w_dim,) a sequence moves along
 
 
 @dataclass
@@ -116,6 +117,9 @@ class Method(ABC):
 
     name:            ClassVar[str]
     title:           ClassVar[str]
+    # Named option sets the benchmark also scores as separate rows, "name+variant"
+    # (e.g. SEE-GAAN's residual-preserving frames).
+    variants:        ClassVar[dict[str, dict[str, Any]]] = {}
     kind:            ClassVar[str] = ATTRIBUTION
     needs_model:     ClassVar[bool] = True
     needs_gradients: ClassVar[bool] = False

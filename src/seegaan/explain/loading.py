@@ -133,35 +133,45 @@ class TorchModel(ExplainableModel):
         if self.kind == "torchscript":
             return None
         if self._layer is None:
+            modules = dict(self.module.named_modules())
             if self._layer_name:
-                modules = dict(self.module.named_modules())
                 if self._layer_name not in modules:
                     raise OptionError(f"--gradcam-layer {self._layer_name}: no such module in "
                                       f"{self.name}")
                 self._layer = modules[self._layer_name]
             else:
-                self._layer = find_last_conv_block(self.module, self.adapter)
+                self._layer_name, self._layer = choose_gradcam_layer(self.module, self.adapter)
         return self._layer
 
+    @property
+    def gradcam_layer_name(self) -> str | None:
+        """The name of the module Grad-CAM hooks (after :meth:`gradcam_layer` chose it)."""
+        return self._layer_name if self._layer is not None else None
 
-def find_last_conv_block(module: nn.Module, adapter: InputAdapter) -> nn.Module | None:
-    """The last block (non-leaf module) to produce a 4-D feature map during a forward pass.
 
-    Forward hooks fire when a module finishes, so for a ResNet the last such block is
-    ``layer4`` and for a DenseNet ``features``: the "last conv block" Grad-CAM is meant for.
-    Falls back to the last ``Conv2d`` when the network has no containers.
+# Grad-CAM's map is as coarse as its layer; below this side it says little about where.
+GRADCAM_MIN_SIDE = 8
+
+
+def choose_gradcam_layer(module: nn.Module, adapter: InputAdapter,
+                         min_side: int = GRADCAM_MIN_SIDE) -> tuple[str | None, nn.Module | None]:
+    """The last module whose output is a feature map of at least ``min_side`` pixels a side.
+
+    One forward pass at the adapter's input size, with hooks; forward hooks fire when a
+    module finishes, so a container (a ResNet stage) comes after its children and is
+    preferred. At 64 x 64 a ResNet's ``layer4`` is 2 x 2 and ``layer2`` 8 x 8, so the latter
+    is chosen; on a 224 x 224 input ``layer4`` (7 x 7) falls back to ``layer3`` (14 x 14).
+    When no layer reaches ``min_side``, the largest-map last layer is used. Returns
+    ``(name, module)``, or ``(None, None)`` when the network makes no 4-D feature map.
     """
-    order: list[nn.Module] = []
-    leaf_convs: list[nn.Module] = []
+    names = {m: n for n, m in module.named_modules() if m is not module}
+    seen: list[tuple[nn.Module, int]] = []
 
     def hook(mod, _inp, out):
         if torch.is_tensor(out) and out.ndim == 4:
-            if any(True for _ in mod.children()):
-                order.append(mod)
-            elif isinstance(mod, nn.Conv2d):
-                leaf_convs.append(mod)
+            seen.append((mod, min(out.shape[-2:])))
 
-    handles = [m.register_forward_hook(hook) for m in module.modules() if m is not module]
+    handles = [m.register_forward_hook(hook) for m in names]
     try:
         size = int(adapter.size or 64)
         with torch.no_grad():
@@ -172,9 +182,18 @@ def find_last_conv_block(module: nn.Module, adapter: InputAdapter) -> nn.Module 
     finally:
         for h in handles:
             h.remove()
-    if order:
-        return order[-1]
-    return leaf_convs[-1] if leaf_convs else None
+    # Keep convolutions and containers; a bare ReLU/BatchNorm output is the same map as its conv's.
+    usable = [(m, s) for m, s in seen
+              if isinstance(m, nn.Conv2d) or any(True for _ in m.children())]
+    if not usable:
+        return None, None
+    big = [(m, s) for m, s in usable if s >= min_side]
+    if big:
+        chosen = big[-1][0]
+    else:
+        top = max(s for _, s in usable)
+        chosen = [m for m, s in usable if s == top][-1]
+    return names[chosen], chosen
 
 
 class OnnxModel(ExplainableModel):
@@ -263,10 +282,7 @@ def _load_cnn_dir(path: Path, adapter: InputAdapter | None, gradcam_layer: str |
     module, config = load_reference_cnn(path)
     if adapter is None:
         adapter = InputAdapter.from_dict(config.get("input_adapter", {}))
-    model = TorchModel(str(path), module, adapter, kind="seegaan-cnn", gradcam_layer=gradcam_layer)
-    if gradcam_layer is None:
-        model._layer = module.last_conv_block
-    return model
+    return TorchModel(str(path), module, adapter, kind="seegaan-cnn", gradcam_layer=gradcam_layer)
 
 
 def _load_torchscript(path: Path, adapter: InputAdapter | None) -> TorchModel:

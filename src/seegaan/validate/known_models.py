@@ -1,0 +1,191 @@
+"""Models whose reliance is known by construction: what the benchmark explains.
+
+All are small CNNs (``cnn4`` of :mod:`seegaan.explain.reference_cnn`: four conv stages of
+16-32-64-64 channels, ~60 k weights) trained in seconds on freshly rendered 64 px films, and
+saved as ordinary CNN directories (``load_model`` reads them):
+
+``reference``   log BNPP on the ordinary cohort (the task of the demo's reference CNN);
+``shortcut``    log BNPP on a cohort where the pacemaker goes with acute heart failure:
+                P(device | AHF) = ``shortcut_p[0]``, P(device | no AHF) = ``shortcut_p[1]``
+                (0.9 and 0.02 by default, stronger than ``seegaan cohort --shortcut``'s
+                0.45 / 0.03, so that the device's Δŷ is clearly non-zero);
+``heart_only``  a label made of heart size alone, ``6.75 + 8 (heart_scale − 0.86)``;
+``fat_only``    a label made of chest-wall fat alone, ``6.75 − 0.05 (fat_mm − 14)``;
+``randomised``  the reference with every layer re-initialised from the top down (the end
+                of Adebayo et al.'s cascading model-parameter randomisation): a method whose
+                map does not change fails the sanity check.
+
+Example::
+
+    models = train_known_models(out / "models", KnownModelsConfig(n_train=800))
+    models["shortcut"].score(images)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from seegaan.cohort import Subject, sample_subjects
+from seegaan.explain.adapter import InputAdapter
+from seegaan.explain.reference_cnn import CNNArch, ReferenceCNN, save_reference_cnn
+
+MODELS = ("reference", "shortcut", "heart_only", "fat_only", "randomised")
+TRAINED = MODELS[:4]
+
+
+@dataclass
+class KnownModelsConfig:
+    size:        int = 64            # film side in pixels
+    n_train:     int = 600           # films per training cohort (ordinary and shortcut)
+    epochs:      int = 6             # passes over them
+    batch_size:  int = 32            # small batches: more steps from few films
+    lr:          float = 3e-3        # Adam, cosine-decayed
+    arch:        str = "cnn4"        # seegaan.explain.reference_cnn architecture
+    shortcut_p:  tuple[float, float] = (0.9, 0.02)  # P(device | AHF), P(device | no AHF)
+    seed:        int = 0
+    workers:     int = 0             # render processes (0: automatic)
+
+
+def _labels(subjects: list[Subject], name: str) -> np.ndarray:
+    if name == "heart_only":
+        return np.array([6.75 + 8.0 * (s.heart_scale - 0.86) for s in subjects])
+    if name == "fat_only":
+        return np.array([6.75 - 0.05 * (s.fat_mm - 14.0) for s in subjects])
+    return np.log(np.array([s.bnpp for s in subjects]))
+
+
+def shortcut_subjects(n: int, seed: int, p: tuple[float, float]) -> list[Subject]:
+    """Cohort subjects whose pacemaker is drawn from their AHF status with probabilities ``p``."""
+    subs = sample_subjects(n, seed=seed, shortcut=True)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 77]))
+    # One draw per patient, so a patient's films agree.
+    draw = {}
+    for s in subs:
+        if s.patient_id not in draw:
+            draw[s.patient_id] = rng.random() < (p[0] if s.ahf else p[1])
+    return [s.replace(device=int(draw[s.patient_id])) for s in subs]
+
+
+def render_films(subjects: list[Subject], size: int, workers: int = 0) -> torch.Tensor:
+    """(N, 1, S, S) model inputs in [-1, 1], rendered in parallel."""
+    from seegaan.cohort.cohort import render_arrays
+    from seegaan.validate.interventional import to_input
+
+    codes = render_arrays(subjects, size, workers=workers)
+    return torch.from_numpy(np.stack([to_input(c / 65535.0) for c in codes])[:, None])
+
+
+def fit(x: torch.Tensor, y: np.ndarray, cfg: KnownModelsConfig, seed: int) -> ReferenceCNN:
+    """Train one small CNN on (x, y) with MSE on the standardised label."""
+    torch.manual_seed(seed)
+    net = ReferenceCNN(CNNArch(arch=cfg.arch))
+    yt = torch.tensor(y, dtype=torch.float32)
+    mean, std = float(yt.mean()), float(yt.std().clamp_min(1e-6))
+    net.y_mean.fill_(mean)
+    net.y_std.fill_(std)
+    z = (yt - mean) / std
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    steps = cfg.epochs * math.ceil(len(x) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps))
+    g = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), cfg.batch_size):
+            b = order[i:i + cfg.batch_size]
+            loss = nn.functional.mse_loss(net.net(x[b])[:, 0], z[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return net.eval()
+
+
+def randomise(net: ReferenceCNN, seed: int) -> ReferenceCNN:
+    """A copy with every layer re-initialised, from the output layer down to the input."""
+    out = copy.deepcopy(net)
+    torch.manual_seed(seed)
+    for module in reversed(list(out.net.modules())):
+        if hasattr(module, "reset_parameters") and module is not out.net:
+            module.reset_parameters()
+    return out.eval()
+
+
+def _r2(y: np.ndarray, p: np.ndarray) -> float:
+    from seegaan.explain.metrics import r2
+
+    return r2(y, p)
+
+
+def train_known_models(out_dir: str | os.PathLike, cfg: KnownModelsConfig | None = None,
+                       log=None) -> dict[str, Any]:
+    """Train the four models, derive the randomised one, save each as a CNN directory.
+
+    Returns ``{name: ExplainableModel}``; ``out_dir/<name>/config.json`` records each one's
+    construction and held-out R² (on the last 20% of its cohort, not trained on).
+    """
+    from seegaan.explain import load_model
+
+    cfg = cfg or KnownModelsConfig()
+    say = log or (lambda _m: None)
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    n_fit = int(0.8 * cfg.n_train)
+    ordinary = sample_subjects(cfg.n_train, seed=cfg.seed + 500)
+    short = shortcut_subjects(cfg.n_train, cfg.seed + 600, cfg.shortcut_p)
+    say(f"rendering 2 x {cfg.n_train} training films")
+    films = {"ordinary": render_films(ordinary, cfg.size, cfg.workers),
+             "shortcut": render_films(short, cfg.size, cfg.workers)}
+    adapter = InputAdapter(size=cfg.size, log_output=True)
+    nets: dict[str, ReferenceCNN] = {}
+    for k, name in enumerate(TRAINED):
+        subs, x = (short, films["shortcut"]) if name == "shortcut" else (ordinary, films["ordinary"])
+        y = _labels(subs, name)
+        t1 = time.perf_counter()
+        net = fit(x[:n_fit], y[:n_fit], cfg, cfg.seed + k)
+        with torch.no_grad():
+            pred = net(x[n_fit:])[:, 0].numpy()
+        r2 = _r2(y[n_fit:], pred)
+        say(f"{name}: held-out R² {r2:.3f} ({time.perf_counter() - t1:.0f} s)")
+        nets[name] = net
+        _save(net, out / name, adapter, cfg, name, {"heldout_r2": r2, "n_fit": n_fit,
+                                                    "train_seconds": time.perf_counter() - t1})
+    nets["randomised"] = randomise(nets["reference"], cfg.seed + 99)
+    _save(nets["randomised"], out / "randomised", adapter, cfg, "randomised", {})
+    say(f"models ready in {time.perf_counter() - t0:.0f} s")
+    return {name: load_model(out / name) for name in MODELS}
+
+
+def _save(net: ReferenceCNN, path: Path, adapter: InputAdapter, cfg: KnownModelsConfig,
+          name: str, metrics: dict[str, Any]) -> None:
+    cfg_d = asdict(cfg)
+    cfg_d["shortcut_p"] = list(cfg.shortcut_p)
+    save_reference_cnn(net, path, {"kind": "benchmark-model", "benchmark_model": name,
+                                   "input_adapter": adapter.to_dict(), "known_models": cfg_d,
+                                   "metrics": metrics})
+    # seegaan reads the safetensors; the TorchScript copy is for other tools, not needed here
+    # (and its presence would list these models as reference CNNs in a report).
+    (path / "model.pt").unlink(missing_ok=True)
+
+
+def load_known_models(models_dir: str | os.PathLike) -> dict[str, Any]:
+    """The five models from a folder :func:`train_known_models` wrote."""
+    from seegaan.errors import InputError
+    from seegaan.explain import load_model
+
+    root = Path(models_dir)
+    missing = [m for m in MODELS if not (root / m / "config.json").is_file()]
+    if missing:
+        raise InputError(f"{root}: no benchmark model {missing[0]} (train them with "
+                         "`seegaan benchmark` first)")
+    return {name: load_model(root / name) for name in MODELS}

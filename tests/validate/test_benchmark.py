@@ -1,0 +1,132 @@
+"""Interventional truth, the benchmark's scores, and the registry-built table (tiny, CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seegaan.explain.methods import Method, register, unregister
+from seegaan.validate.interventional import (
+    FACTOR_NAMES,
+    INTERVENTIONS,
+    benchmark_subjects,
+    reliance_profile,
+    subject_truths,
+)
+from seegaan.validate.scoring import border_map, oracle_map, score_pixel_map
+
+SIZE = 32
+HEART = FACTOR_NAMES.index("heart")
+DEVICE = FACTOR_NAMES.index("device")
+
+
+@pytest.fixture(scope="module")
+def truths():
+    return subject_truths(benchmark_subjects(4, seed=7), SIZE)
+
+
+def _reads(truths, factor):
+    """A 'model' that reads the mean of one factor's region in the first subject's film."""
+    region = torch.from_numpy(truths[0].regions[factor])
+
+    def f(x):
+        return (x[:, 0] * region).sum(dim=(1, 2)) / region.sum()
+    return f
+
+
+def test_interventions_are_one_list_and_the_truth_is_found(truths):
+    assert len(FACTOR_NAMES) == len(INTERVENTIONS) == len(set(FACTOR_NAMES)) == 8
+    t = truths[0]
+    assert t.diffs.shape == (8, SIZE, SIZE) and t.regions.any(axis=(1, 2)).all()
+    # The device sits in every explained film and is a small local region.
+    assert t.subject.device == 1 and t.regions[DEVICE].mean() < 0.1
+    dy = reliance_profile(_reads(truths, DEVICE), truths)
+    assert dy.shape == (4, 8) and np.argmax(np.abs(dy[0])) == DEVICE
+
+
+def test_random_map_at_chance_oracle_near_top_border_low(truths):
+    f = _reads(truths, HEART)
+    dy = reliance_profile(f, truths)
+    rng = np.random.default_rng(0)
+    rand = [score_pixel_map(rng.random((SIZE, SIZE)), dy[i], t, f)
+            for i, t in enumerate(truths) for _ in range(5)]
+    orac = [score_pixel_map(oracle_map(dy[i], t), dy[i], t, f) for i, t in enumerate(truths)]
+    bord = [score_pixel_map(border_map(SIZE), dy[i], t, f) for i, t in enumerate(truths)]
+    mean = lambda rows, k: np.nanmean([r.get(k, np.nan) for r in rows])  # noqa: E731
+    assert abs(mean(rand, "reliance")) < 0.35 and abs(mean(rand, "auroc") - 0.5) < 0.1
+    assert mean(orac, "reliance") > 0.7 and mean(orac, "auroc") > 0.9 and mean(orac, "pointing") == 1.0
+    assert mean(orac, "deletion") > 2 * mean(rand, "deletion")
+    assert mean(bord, "pointing") == 0.0 and mean(bord, "deletion") < mean(orac, "deletion")
+    assert mean(bord, "reliance") < mean(orac, "reliance")
+
+
+class _LinearAE:
+    """decode(w) = tanh(A w) as (N, 1, S, S); encode by least squares. Deterministic."""
+
+    def __init__(self, w_dim: int = 12, size: int = SIZE):
+        g = torch.Generator().manual_seed(0)
+        self.w_dim, self.image_size, self.device = w_dim, size, "cpu"
+        self.A = torch.randn(size * size, w_dim, generator=g) * 0.15
+        self.pinv = torch.linalg.pinv(self.A)
+
+    def encode(self, x):
+        return torch.atanh(x.reshape(len(x), -1).clamp(-0.99, 0.99)) @ self.pinv.T
+
+    def decode(self, w):
+        return torch.tanh(w @ self.A.T).reshape(len(w), 1, self.image_size, self.image_size)
+
+
+class _Centre(Method):
+    """A dummy method: a bright square in the middle of every image."""
+
+    name = "dummy_centre"
+    title = "Dummy centre"
+    needs_model = False
+
+    def run(self, case, ctx):
+        m = np.zeros(case.image.shape[-2:], np.float32)
+        s = m.shape[0]
+        m[s // 3: 2 * s // 3, s // 3: 2 * s // 3] = 1.0
+        return self.explanation(map=m)
+
+
+def test_benchmark_table_is_built_from_the_registry(tmp_path):
+    from seegaan.validate.benchmark import BenchmarkConfig, run_benchmark
+    from seegaan.validate.known_models import KnownModelsConfig
+
+    register(_Centre)
+    try:
+        cfg = BenchmarkConfig.make(subjects=3, sequence_subjects=2, size=SIZE, n_boot=50,
+                                   figure_subjects=2, local_frames=3, lambda_max_calls=4,
+                                   methods=("saliency", "seegaan_local", "dummy_centre"),
+                                   models=KnownModelsConfig(size=SIZE, n_train=40, epochs=1,
+                                                            workers=1))
+        s = run_benchmark(tmp_path / "b", cfg, autoencoder=_LinearAE())
+    finally:
+        unregister("dummy_centre")
+    out = tmp_path / "b"
+    t = pd.read_csv(out / "scores.csv")
+    assert list(t.columns) == ["method", "model", "metric", "value", "ci_low", "ci_high", "n"]
+    methods = {"saliency", "seegaan_local", "seegaan_local+residual", "dummy_centre"}
+    assert methods <= set(t["method"]) and set(s["methods"]) == methods
+    models = {"reference", "shortcut", "heart_only", "fat_only", "randomised"}
+    assert set(t["model"]) == models
+    for m in methods:
+        got = set(t[(t["method"] == m) & (t["model"] == "shortcut")]["metric"])
+        assert {"reliance", "deletion", "device_rank"} <= got, (m, got)
+    # Sanity (trained vs randomised) for every pixel method; the truth rows carry Δŷ.
+    assert set(t[(t["metric"] == "sanity")]["method"]) >= {"saliency", "dummy_centre"}
+    assert len(t[(t["method"] == "(truth)") & (t["metric"] == "dy_device")]) == 5
+    # The residual variant starts at the film itself: frame 0 is scored as no gap.
+    gap = t[(t["metric"] == "frame0_gap")].set_index(["method", "model"])["value"]
+    assert gap.loc[("seegaan_local+residual", "reference")] == pytest.approx(0.0, abs=1e-5)
+    assert {"fidelity_r", "fidelity_median_abs_diff"} <= set(t[t["method"] == "(autoencoder)"]["metric"])
+    for name in ("scores.md", "scores.json", "ranking.png", "summary.json", "fig_shortcut.png"):
+        assert (out / name).is_file(), name
+    assert "dummy_centre" in (out / "scores.md").read_text()
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert set(on_disk["true_device_dy"]) == models and "passing" in on_disk["shortcut_test"]
