@@ -53,7 +53,8 @@ def main() -> None:
     # Sharpness-matched pairs: original blurred to its blurred copy's detail, both read.
     rows = []
     orig = x[:, 0]
-    for s in (1.0, 2.0):
+    # Not powers of two: the bisection on σ would land on those exactly.
+    for s in (1.3, 2.2):
         blurred = gaussian_filter(orig, (0, s, s), mode="nearest")
         matched = np.stack([blur_to(o, high_frequency(b)) for o, b in zip(orig, blurred)])
         pa, pb = oracle.predict(matched[:, None]), oracle.predict(blurred[:, None])
