@@ -377,7 +377,7 @@ def off_target_row(chk: TruthCheck, seq: SequenceLike, readouts: dict[str, np.nd
             worst, worst_f = excess, f
     return {"check": name or f"{chk.name}: off-target factors stay put",
             "sequence": chk.sequence, "factor": ", ".join(chk.off_target),
-            "measured": f"|Δ − true| / range: {', '.join(parts)} (worst {worst_f})",
+            "measured": f"abs(Δ − true) / range: {', '.join(parts)} (worst {worst_f})",
             "target": f"each ≤ {chk.off_tol:.0%} of its range",
             "pass": "pass" if worst <= chk.off_tol else "fail", "change": worst}
 
