@@ -29,7 +29,6 @@ shown on the cohort and on a "many films" cohort (1 + Poisson(``--many``) films 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -37,10 +36,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from virtual_latents import cohort_latents, within_patient_correlation  # noqa: E402
+from virtual_latents import (  # noqa: E402
+    bench_parser,
+    bench_setup,
+    cohort_latents,
+    within_patient_correlation,
+)
 
 
 def base_label(pid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -88,20 +91,15 @@ def rates(observed: np.ndarray, bank: np.ndarray, alpha: float, exclude_self: bo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=400, help="films in the cohort")
+    ap = bench_parser(__doc__)
     ap.add_argument("--labels", type=int, default=100, help="null labels (≥ 50)")
     ap.add_argument("--permutations", type=int, default=99, help="B of the image-level bank")
     ap.add_argument("--many", type=float, default=3.0, help="extra films per patient, 'many'")
     ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", default=None)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    bench_setup(a)
     from seegaan.stats import Permuter
-    from seegaan.utils.progress import set_quiet
 
-    set_quiet(True)
     out = {"config": vars(a), "load_average_before": os.getloadavg(), "cohorts": {}}
     for name, m in (("cohort (1 + Poisson(0.7) films)", 0.7),
                     (f"many films (1 + Poisson({a.many:g}))", a.many)):

@@ -12,26 +12,21 @@ checks do), which should bring the blur bias near zero.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from virtual_latents import cohort_latents  # noqa: E402
+from virtual_latents import bench_parser, bench_setup, cohort_latents  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=400)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", default=None)
+    ap = bench_parser(__doc__)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    bench_setup(a)
     from scipy.ndimage import gaussian_filter
 
     from seegaan.cohort.clinical import sample_subjects
@@ -40,10 +35,8 @@ def main() -> None:
     from seegaan.data.prepared import from_uint16
     from seegaan.latent import decode_latents
     from seegaan.latent.truth import blur_to, high_frequency
-    from seegaan.utils.progress import set_quiet
     from seegaan.validate.checks import CORE_FACTORS, oracle_validation
 
-    set_quiet(True)
     table, ae = cohort_latents(a.n, seed=11)
     x = from_uint16(render_arrays(sample_subjects(a.n, 11), 64, workers=1))[:, None]
     truth = table.meta[list(CORE_FACTORS)].reset_index(drop=True)
@@ -53,7 +46,8 @@ def main() -> None:
     # Sharpness-matched pairs: original blurred to its blurred copy's detail, both read.
     rows = []
     orig = x[:, 0]
-    for s in (1.0, 2.0):
+    # Not powers of two: the bisection on σ would land on those exactly.
+    for s in (1.3, 2.2):
         blurred = gaussian_filter(orig, (0, s, s), mode="nearest")
         matched = np.stack([blur_to(o, high_frequency(b)) for o, b in zip(orig, blurred)])
         pa, pb = oracle.predict(matched[:, None]), oracle.predict(blurred[:, None])

@@ -15,35 +15,28 @@ The B needed for a correction to have any power at all is printed too (``power_n
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from calibration import base_label, label_maps, relabel  # noqa: E402
-from virtual_latents import cohort_latents  # noqa: E402
+from virtual_latents import bench_parser, bench_setup, cohort_latents  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=400)
+    ap = bench_parser(__doc__)
     ap.add_argument("--deltas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.4])
     ap.add_argument("--labels", type=int, default=3, help="planted labels per δ")
     ap.add_argument("--permutations", type=int, default=39)
     ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", default=None)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    bench_setup(a)
     from seegaan.latent import decode_latents
     from seegaan.stats import NullStream, Permuter, power_notes
-    from seegaan.utils.progress import set_quiet
 
-    set_quiet(True)
     table, ae = cohort_latents(a.n, seed=11)
     pid = table.meta["patient_id"].astype(str).to_numpy()
     ahf = table.meta["ahf"].to_numpy() == 1

@@ -63,3 +63,24 @@ def within_patient_correlation(table) -> float:
             s = w[rows] @ w[rows].T
             sims.extend(s[np.triu_indices(len(rows), 1)])
     return float(np.mean(sims)) if sims else float("nan")
+
+
+def bench_parser(doc: str, n: int = 400):
+    """The options every statistics benchmark shares: --n, --threads, --json."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--n", type=int, default=n, help="films in the cohort")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (the target is 2 cores)")
+    ap.add_argument("--json", default=None, help="also write the results here")
+    return ap
+
+
+def bench_setup(args) -> None:
+    """Threads as asked, and no progress bars in the printed results."""
+    import torch
+
+    from seegaan.utils.progress import set_quiet
+
+    torch.set_num_threads(args.threads)
+    set_quiet(True)
