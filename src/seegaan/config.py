@@ -81,6 +81,12 @@ class ModelConfig:
         d = dataclasses.asdict(self)
         for name in ("g_channels", "e_channels", "d_channels"):
             d[name] = list(d[name])
+        # Fields added later are written only when they differ from their default: older
+        # checkpoints keep their config hash, and older seegaan reads default-architecture
+        # configs.
+        for name, default in LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod
@@ -96,6 +102,11 @@ class ModelConfig:
             raise CheckpointError(f"{source}: incomplete model config ({err})") from None
         except OptionError as err:
             raise CheckpointError(f"{source}: invalid model config ({err})") from None
+
+
+# ModelConfig fields added after the first release, with the default that reproduces the
+# older architecture.
+LATER_FIELDS: dict[str, Any] = {"mapping_linear_last": False, "g_noise": True}
 
 
 PRESETS: dict[str, ModelConfig] = {

@@ -47,3 +47,13 @@ def test_hash_changes_when_the_image_changes(tmp_path):
         h.update(p.name.encode())
         h.update(p.read_bytes())
     assert h.hexdigest() != FROZEN[(6, 64, 0, False)][0]
+
+
+def test_version_1_subject_render_is_frozen():
+    """A bare Subject is version 1, and its image did not change (recorded at 3cba660)."""
+    from seegaan.cohort import Subject, render_image
+
+    s = Subject(heart_scale=1.2, device=1, effusion_r_mm=30, congestion=0.5, breast_mm=30,
+                sex="F", manufacturer="GE")
+    digest = hashlib.sha256(render_image(s, 64).tobytes()).hexdigest()
+    assert digest == "ee7c7abc0c67bffb92183d020e1238edd2c4041ec2d7de924238a0fdbebb3af0"

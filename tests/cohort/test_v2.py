@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from seegaan.cohort import Subject, counterfactual, ground_truth, render_image, sample_subjects
+from seegaan.cohort.anatomy import load_atlas
 from seegaan.cohort.counterfactual import FACTORS
 from seegaan.cohort.render_v2 import _effusion
-from seegaan.cohort.anatomy import load_atlas
 from seegaan.errors import OptionError
 
 V2 = Subject(version=2, sex="F", breast_mm=30.0, age=60.0)

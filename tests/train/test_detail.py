@@ -78,6 +78,11 @@ def test_old_configs_load_with_new_defaults():
     cfg = ModelConfig.from_dict(old)
     assert cfg.mapping_linear_last is False and cfg.g_noise is True
     assert TrainConfig.from_dict({"steps": 5}).hf_weight == 0.0
+    # the new fields are left out at their defaults, so existing checkpoints keep their hash
+    assert "g_noise" not in cfg.to_dict() and "mapping_linear_last" not in cfg.to_dict()
+    from seegaan.models.autoencoder import load_autoencoder
+
+    assert load_autoencoder().cfg == get_preset("demo64")
 
 
 def test_training_step_with_detail_terms(data32, tmp_path):

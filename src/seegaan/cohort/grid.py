@@ -74,16 +74,16 @@ def _sheet_v2(path, tile: int) -> Image.Image:
             s = base.replace(manufacturer=NAMES[k % len(NAMES)], noise_seed=k, **new)
             k += 1
             _tile(sheet, s, c * tile, r * (tile + label_h), tile,
-                  lambda ctr: f"{label} {state} {s.manufacturer[:5]} CTR {ctr:.2f}")
+                  f"{label} {state} {s.manufacturer[:5]} CTR {{ctr:.2f}}")
     sheet.save(path, optimize=True)
     return sheet
 
 
-def _tile(sheet: Image.Image, s: Subject, x: int, y: int, tile: int, caption) -> None:
-    """Paste the film of ``s`` at (x, y) with ``caption(ctr)`` written under it."""
+def _tile(sheet: Image.Image, s: Subject, x: int, y: int, tile: int, caption: str) -> None:
+    """Paste the film of ``s`` at (x, y) with ``caption`` (``{ctr}``: its CTR) under it."""
     img = Image.fromarray(np.round(render_image(s, tile) * 255).astype(np.uint8))
     sheet.paste(img, (x, y))
-    text = caption(ground_truth(s)["gt_ctr"])
+    text = caption.format(ctr=ground_truth(s)["gt_ctr"])
     ImageDraw.Draw(sheet).text((x + 3, y + tile), text, fill=230, font=ImageFont.load_default())
 
 
@@ -98,7 +98,7 @@ def _sheet_v1(path, tile: int) -> Image.Image:
             s = base.replace(heart_scale=hs, manufacturer=NAMES[k % len(NAMES)], noise_seed=k)
             k += 1
             _tile(sheet, s, c * tile, r * (tile + label_h), tile,
-                  lambda ctr: f"{sex}{age:.0f} {s.manufacturer} CTR {ctr:.2f}")
+                  f"{sex}{age:.0f} {s.manufacturer} CTR {{ctr:.2f}}")
     sheet.save(path, optimize=True)
     return sheet
 
@@ -113,7 +113,7 @@ def cohort_sheet(path: str | os.PathLike, n: int = 12, tile: int = 200, seed: in
     sheet = Image.new("L", (tile * cols, (tile + label_h) * rows), 0)
     for k, s in enumerate(sample_subjects(n, seed=seed, version=2)):
         _tile(sheet, s, (k % cols) * tile, (k // cols) * (tile + label_h), tile,
-              lambda ctr: (f"{s.sex}{s.age:.0f} {'AHF ' if s.ahf else ''}{'AP' if s.ap else 'PA'} "
-                           f"{s.manufacturer[:6]}{' dev' if s.device else ''} CTR {ctr:.2f}"))
+              f"{s.sex}{s.age:.0f} {'AHF ' if s.ahf else ''}{'AP' if s.ap else 'PA'} "
+              f"{s.manufacturer[:6]}{' dev' if s.device else ''} CTR {{ctr:.2f}}")
     sheet.save(path, optimize=True)
     return sheet

@@ -242,7 +242,7 @@ def evaluate(oracle: Oracle, n: int = 1500, seed: int = 777, size: int = 64,
 
 
 def train_oracle(out: str | os.PathLike, n: int = 8000, epochs: int = 14, seed: int = 0,
-                 workers: int = 0, log=print, version: int = 1) -> Oracle:
+                 workers: int = 0, log=print, version: int = 1, eval_n: int = 1500) -> Oracle:
     """Render ``n`` training films, fit the CNN, measure held-out R², save safetensors + JSON."""
     from safetensors.torch import save_file
 
@@ -288,7 +288,7 @@ def train_oracle(out: str | os.PathLike, n: int = 8000, epochs: int = 14, seed: 
             tot += float(loss.detach()) * len(idx)
         log(f"epoch {ep + 1}/{epochs} loss {tot / n:.4f} ({time.perf_counter() - t0:.0f} s)")
     oracle = Oracle(net.eval(), cfg)
-    cfg.metrics = evaluate(oracle, workers=workers)
+    cfg.metrics = evaluate(oracle, n=eval_n, workers=workers)
     log("held-out R²: " + ", ".join(f"{k} {v:.3f}" for k, v in cfg.metrics.items()))
     with atomic_dir(out, overwrite=True) as tmp:
         state = {k: v.contiguous() for k, v in net.state_dict().items()}
@@ -310,10 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=14)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--eval-n", type=int, default=1500, help="held-out films for the metrics")
     a = ap.parse_args(argv)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     train_oracle(a.out or ASSET_DIRS[a.version], n=a.n, epochs=a.epochs, seed=a.seed,
-                 workers=a.workers, version=a.version)
+                 workers=a.workers, version=a.version, eval_n=a.eval_n)
     return 0
 
 
