@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cnn": ("seegaan.cli.explain", "cnn", "Train the reference CNN (BNPP regressor)."),
     "predict": ("seegaan.cli.explain", "predict", "Add a model's predictions to a latent table."),
     "explain": ("seegaan.cli.explain", "explain", "Explain a CNN: global/local sequences, lambda search, attribution maps."),
+    "gvr": ("seegaan.cli.gvr", "gvr", "Generative Visual Rationales: latent predictor, rationale, bias test."),
     "report": ("seegaan.cli.demo", "report", "Build report.html from any run directory."),
 }
 

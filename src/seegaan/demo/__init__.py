@@ -66,7 +66,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
     """
     import torch
 
-    from seegaan.demo import stages
+    from seegaan.demo import stage_gvr, stages
     from seegaan.report import build_report
 
     say = log or (lambda _line: None)
@@ -104,6 +104,10 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
         t0 = time.perf_counter()
         stages.truth_stage(run)
         run.timings["10 truth"] = time.perf_counter() - t0
+        announce(11, stages.STAGES[10][1])
+        t0 = time.perf_counter()
+        stage_gvr.gvr_stage(run)
+        run.timings["11 gvr"] = time.perf_counter() - t0
         run.timings["total"] = time.perf_counter() - t_all
         write_json(tmp / "demo.json", stages.record(run))
         title = "SEE-GAAN demo" + (" (quick)" if cfg.quick else "")

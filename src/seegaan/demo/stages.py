@@ -12,6 +12,7 @@ its own sub-folder through the public API of the stage it calls::
     cnn/           7  reference BNPP CNN
     fig5_6_explain/ 8-9  BNPP vs predicted-BNPP sequences; TP/TN/FP/FN, attributions, λ search
     truth/         10 ground-truth check (truth.csv)
+    gvr/           11 GVR of the four Fig. 6 films, inverse GVR, bias test
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import pandas as pd
 from seegaan.demo.config import DemoConfig
 from seegaan.errors import CheckpointError, InputError
 
-N_STAGES = 10
+N_STAGES = 11
 CLINICAL_NUMERIC = ("age", "bnpp")
 CLINICAL_CATEGORICAL = ("sex", "ahf", "manufacturer", "device")
 BUNDLED = "bundled demo64 checkpoint"
@@ -419,6 +420,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("explain", "Global sequences for BNPP and predicted BNPP (Fig. 5)"),
     ("", ""),  # stage 9 is announced from inside the explain run
     ("truth", "Ground-truth check and report"),
+    ("gvr", "GVR: the four Fig. 6 films, inverse GVR, bias test"),
 )
 
 

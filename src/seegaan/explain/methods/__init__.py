@@ -33,6 +33,7 @@ from seegaan.explain.methods.base import (
 
 # name -> "module:Class", in the order tables and figures show them.
 REGISTRY: dict[str, str] = {
+    "gvr": "seegaan.explain.methods.gvr:GVR",
 }
 
 _EXTRA: dict[str, type[Method]] = {}
