@@ -17,7 +17,7 @@ from .conftest import synthetic_table
 
 @pytest.mark.parametrize("kind", ["linear", "mlp"])
 def test_fit_scores_signal_and_not_noise(kind):
-    cfg = PredictorConfig(target="y", kind=kind, threshold=float(np.exp(6.0)), epochs=300)
+    cfg = PredictorConfig(target="y", kind=kind, threshold=float(np.exp(6.0)), epochs=150, lr=1e-2)
     _, rep = fit_predictor(synthetic_table(), cfg)
     assert rep["heldout"]["n"] > 30 and rep["n_fit"] > 150
     assert rep["heldout"]["r2"] > 0.6 and rep["heldout"]["auc"] > 0.85
@@ -37,8 +37,8 @@ def test_overfitted_mlp_memorises_a_small_subset():
     table = synthetic_table()
     rows = np.zeros(len(table.meta), bool)
     rows[:20] = True
-    cfg = PredictorConfig(target="y", kind="mlp", hidden=128, weight_decay=0.0,
-                          early_stopping=False, epochs=1500, lr=1e-3)
+    cfg = PredictorConfig(target="y", kind="mlp", hidden=64, weight_decay=0.0,
+                          early_stopping=False, epochs=300, lr=1e-2)
     _, rep = fit_predictor(table, cfg, rows=rows)
     assert rep["n_fit"] == 20 and rep["fit"]["r2"] > 0.99
     assert rep["heldout"]["r2"] < rep["fit"]["r2"] - 0.3
@@ -46,7 +46,7 @@ def test_overfitted_mlp_memorises_a_small_subset():
 
 def test_save_load_round_trip_is_exact_and_not_pickled(tmp_path):
     table = synthetic_table()
-    pred, _ = fit_predictor(table, PredictorConfig(target="y", kind="mlp", epochs=50))
+    pred, _ = fit_predictor(table, PredictorConfig(target="y", kind="mlp", epochs=20))
     save_predictor(pred, tmp_path / "p")
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["model.safetensors", "predictor.json"]
     record = json.loads((tmp_path / "p" / "predictor.json").read_text())
