@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 import torch
 
 from seegaan.gvr.predictor import LatentPredictor
 from seegaan.latent import LatentTable
-from seegaan.utils.progress import set_quiet
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    import seegaan.utils.progress as prog
-
-    before = prog._QUIET
-    set_quiet(True)
-    yield
-    set_quiet(before)
 
 
 def linear_predictor(a: np.ndarray, bias: float = 0.0, threshold: float = 1.0,

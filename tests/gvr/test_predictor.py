@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from seegaan.errors import CheckpointError, InputError, OptionError
+from seegaan.errors import CheckpointError, InputError, OptionError, OutputExistsError
 from seegaan.gvr import PredictorConfig, fit_predictor, load_predictor, save_predictor
 from seegaan.gvr.explain import parse_targets, target_goals
 from seegaan.gvr.predictor import check_latent_width
@@ -54,7 +54,7 @@ def test_save_load_round_trip_is_exact_and_not_pickled(tmp_path):
     again = load_predictor(tmp_path / "p")
     assert np.array_equal(again.predict(table.w), pred.predict(table.w))
     assert again.cutoff == pred.cutoff and float(again.spread) == float(pred.spread)
-    with pytest.raises(Exception):
+    with pytest.raises(OutputExistsError):
         save_predictor(pred, tmp_path / "p")                 # no silent overwrite
 
 

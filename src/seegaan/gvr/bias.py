@@ -103,6 +103,19 @@ def fit_pair(table, target: str, log: bool, threshold: float, cfg: BiasConfig):
     return correct, overfit, fit, held, how, rep_c, rep_o
 
 
+def prepare_test(ae, out, overwrite: bool, oracle=None):
+    """Refuse an existing ``out`` before any work; the oracle to read images with."""
+    if out is not None:
+        from seegaan.utils.fsio import check_output
+
+        check_output(out, overwrite)
+    if oracle is None:
+        from seegaan.cohort.oracle import load_oracle
+
+        oracle = load_oracle(int(ae.image_size))
+    return oracle
+
+
 def bias_test(ae, table, out: str | os.PathLike | None = None, target: str = "bnpp",
               log: bool = True, threshold: float = 400.0, config: BiasConfig | None = None,
               oracle=None, overwrite: bool = False,
@@ -113,14 +126,7 @@ def bias_test(ae, table, out: str | os.PathLike | None = None, target: str = "bn
     cfg = config or BiasConfig()
     cfg.check()
     say = say or (lambda _line: None)
-    if out is not None:
-        from seegaan.utils.fsio import check_output
-
-        check_output(out, overwrite)
-    if oracle is None:
-        from seegaan.cohort.oracle import load_oracle
-
-        oracle = load_oracle(int(ae.image_size))
+    oracle = prepare_test(ae, out, overwrite, oracle)
     t0 = time.perf_counter()
     correct, overfit, fit, held, how, rep_c, rep_o = fit_pair(table, target, log, threshold, cfg)
     say(f"correct: {correct.describe()}, held-out AUC {rep_c['heldout'].get('auc', float('nan')):.3f}; "

@@ -27,7 +27,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -197,7 +196,6 @@ def explain_cases(ae, table, predictor: LatentPredictor, out_dir: str | os.PathL
             orig = originals[k]
             first = mine[0].frames[0]
             if cfg.inverse:
-                ends = [(f"{t:g}", m.frames[-1]) for t, m in zip(cfg.targets, mine)]
                 row_ov = OverlayRow(f"{label}\npred {p0:.4g}", orig, first,
                                     [(f"target {t:g}", m.frames[-1]) for t, m in zip(cfg.targets, mine)])
                 frames = np.stack([first] + [m.frames[-1] for m in mine])

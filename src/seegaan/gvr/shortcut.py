@@ -77,19 +77,13 @@ def shortcut_test(ae, out: str | os.PathLike | None = None, config: ShortcutConf
                   oracle=None, overwrite: bool = False,
                   say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the test (module docstring); write ``out`` when given. Returns the summary."""
+    from seegaan.gvr.bias import prepare_test
     from seegaan.latent import LatentTable, decode_latents, encode_images
 
     cfg = config or ShortcutConfig()
     cfg.check()
     say = say or (lambda _line: None)
-    if out is not None:
-        from seegaan.utils.fsio import check_output
-
-        check_output(out, overwrite)
-    if oracle is None:
-        from seegaan.cohort.oracle import load_oracle
-
-        oracle = load_oracle(int(ae.image_size))
+    oracle = prepare_test(ae, out, overwrite, oracle)
     t0 = time.perf_counter()
     images, meta = render_shortcut_cohort(cfg.n_images, int(ae.image_size), cfg.seed)
     w = encode_images(ae, images)
