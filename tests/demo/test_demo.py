@@ -90,7 +90,7 @@ def test_quick_demo_writes_every_stage(quick_run):
     cfg = json.loads((out / "demo.json").read_text())
     assert cfg["quick"] and cfg["size"] == 32 and "10 truth" in cfg["timings_s"]
     # 11: GVR of the four films, inverse GVR, the bias test; the report's GVR section.
-    assert {"overlay.png", "rationale.gif", "manifest.json"} <= {p.name for p in (out / "gvr" / "cases").iterdir()}
+    assert {"overlay.png", "rationale.gif", "manifest.json"} <= {p.name for p in (out / "gvr" / "fig6").iterdir()}
     assert (out / "gvr" / "bias" / "bias_table.md").is_file() and "11 gvr" in cfg["timings_s"]
     assert "Generative Visual Rationales" in html
 

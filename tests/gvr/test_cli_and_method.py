@@ -65,6 +65,11 @@ def test_explain_writes_figures_and_standard_output(files, tmp_path):
         assert np.allclose(exp.map, exp.frames[-1] - exp.frames[0])
         # Positive calls are moved down to the cut-off, negative ones up.
         assert (exp.predictions[-1] - exp.predictions[0]) * (400.0 - exp.predictions[0]) > 0
+    # The report finds the run and shows the overlay with its caption.
+    from seegaan.report import build_report
+
+    html = build_report(out).read_text()
+    assert "Generative Visual Rationales" in html and "overlay.png" in html
 
 
 def test_inverse_reaches_each_target(files, tmp_path):
@@ -126,6 +131,10 @@ def test_registry_method_fits_and_caches_a_predictor(files):
     assert np.allclose(exp.pixel_map(), exp.frames[-1] - exp.frames[0])
     get_method("gvr").run(Case("im004", image=case.image, w=table.w[4]), ctx)
     assert ctx.cache["gvr/predictor"] is pred                # fitted once per run
+    # A predictor given as a directory is loaded once and used instead.
+    ctx2 = Context(autoencoder=ae, options={"gvr": {"predictor": str(files / "pred"), "frames": 3}})
+    assert get_method("gvr").unavailable(ctx2) is None
+    assert get_method("gvr").run(case, ctx2).frames.shape == (3, 32, 32)
     # Without a stored code the film is encoded first.
     exp2 = m.run(Case("enc", image=case.image), ctx)
     assert exp2.frames.shape == (4, 32, 32)

@@ -3,7 +3,7 @@
 Writes ``gvr/`` in the run directory::
 
     gvr/predictor/   the linear latent predictor of log BNPP (safetensors + JSON)
-    gvr/cases/       GVR of the Fig. 6 TP, TN, FP, FN (overlay.png, sequence.png, rationale.gif ...)
+    gvr/fig6/        GVR of the Fig. 6 TP, TN, FP, FN (overlay.png, sequence.png, rationale.gif ...)
     gvr/inverse/     inverse GVR of the Fig. 6 TN to BNPP 250, 1000 and 4000 pg/mL
     gvr/bias/        the correct-vs-overfitted bias test (bias_table.md, bias_pairs.png ...)
 
@@ -39,7 +39,7 @@ def gvr_stage(run: Any) -> None:
     note: dict[str, Any] = {"predictor": {"heldout": h, "n_fit": rep["n_fit"]}}
     if picked:
         log = lambda line: run.say("      " + line)  # noqa: E731
-        explain_cases(run.ae, run.table, pred, out / "cases", images=[i for _, i in picked],
+        explain_cases(run.ae, run.table, pred, out / "fig6", images=[i for _, i in picked],
                       labels=[f"Fig. 6 {c}" for c, _ in picked], data_dir=run.data_dir,
                       config=GVRConfig(frames=cfg.frames), log=log)
         tn = [i for c, i in picked if c == "TN"] or [picked[0][1]]

@@ -19,8 +19,8 @@ HOW = ("How to read the overlays: the film is shown in grey and the rationale's 
 
 
 def _find(root: Path, name: str) -> list[Path]:
-    hits = [p for depth in ("*", "*/*", "*/*/*") for p in root.glob(f"{depth}/{name}")]
-    return sorted(p for p in hits if "cases" not in p.relative_to(root).parts[:-1])
+    # Per-case results (cases/<id>/gvr/result.json) say "kind": "sequence" and are skipped.
+    return sorted(p for depth in ("", "*/", "*/*/", "*/*/*/") for p in root.glob(f"{depth}{name}"))
 
 
 def gvr_sections(root: Path) -> list:

@@ -52,7 +52,10 @@ class GVR(Method):
         given = ctx.option(self.name, "predictor", None)
         if given is not None:
             if isinstance(given, str) or hasattr(given, "__fspath__"):
-                given = ctx.cache.setdefault(f"{CACHE_KEY}:{given}", load_predictor(given))
+                key = f"{CACHE_KEY}:{given}"
+                if key not in ctx.cache:
+                    ctx.cache[key] = load_predictor(given)
+                given = ctx.cache[key]
             return given
         if CACHE_KEY not in ctx.cache:
             cfg = PredictorConfig(target=ctx.target, kind="linear", log=ctx.log_scale,
