@@ -45,7 +45,7 @@ def gvr_sections(root: Path) -> list:
         facts = f"{summary.get('predictor', '')}; held-out AUC {held.get('auc', float('nan')):.3f}"
         if held.get("r2") is not None:
             facts += f", R² {held['r2']:.3f}"
-        caption = (f"{what.capitalize()} ({facts}; β = {cfg.get('beta')}). Each row is one film: the "
+        caption = (f"{what[0].upper() + what[1:]} ({facts}; β = {cfg.get('beta')}). Each row is one film: the "
                    "film, the decoded start G(w₀), the decoded end, and the overlay of end minus start "
                    "on the film (orange: density removed, purple: density added).")
         body.append(_img(res.parent / "overlay.png", root, caption, light=True))
