@@ -46,7 +46,9 @@ def test_quick_demo_writes_every_stage(quick_run):
     assert rc == 0, stderr
     # Progress: every stage announced, in order.
     stages = [line.split("]")[0] + "]" for line in stderr.splitlines() if line.startswith("[")]
-    assert stages == [f"[{k}/11]" for k in range(1, 12)]
+    from seegaan.demo.stages import N_STAGES
+
+    assert stages == [f"[{k}/{N_STAGES}]" for k in range(1, N_STAGES + 1)]
     # The last line is the report.
     assert stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
 
@@ -92,6 +94,10 @@ def test_quick_demo_writes_every_stage(quick_run):
         assert section in html, section
     cfg = json.loads((out / "demo.json").read_text())
     assert cfg["quick"] and cfg["size"] == 32 and "10 truth" in cfg["timings_s"]
+    # 11: GVR of the four films, inverse GVR, the bias test; the report's GVR section.
+    assert {"overlay.png", "rationale.gif", "manifest.json"} <= {p.name for p in (out / "gvr" / "fig6").iterdir()}
+    assert (out / "gvr" / "bias" / "bias_table.md").is_file() and "11 gvr" in cfg["timings_s"]
+    assert "Generative Visual Rationales" in html
 
 
 @pytest.mark.slow

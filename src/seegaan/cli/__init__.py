@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cnn": ("seegaan.cli.explain", "cnn", "Train the reference CNN (BNPP regressor)."),
     "predict": ("seegaan.cli.explain", "predict", "Add a model's predictions to a latent table."),
     "explain": ("seegaan.cli.explain", "explain", "Explain a CNN: global/local sequences, lambda search, attribution maps."),
+    "gvr": ("seegaan.cli.gvr", "gvr", "Generative Visual Rationales: latent predictor, rationale, bias test."),
     "medxgan": ("seegaan.cli.medxgan", "medxgan", "medXGAN: train, explain and evaluate a class-conditional GAN explainer."),
     "report": ("seegaan.cli.demo", "report", "Build report.html from any run directory."),
     "benchmark": ("seegaan.cli.benchmark", "benchmark", "Score every explanation method against interventional truth."),

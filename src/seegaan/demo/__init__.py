@@ -65,7 +65,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
     """
     import torch
 
-    from seegaan.demo import stages
+    from seegaan.demo import stage_gvr, stages
     from seegaan.report import build_report
 
     say = log or (lambda _line: None)
@@ -103,11 +103,15 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
         t0 = time.perf_counter()
         stages.truth_stage(run)
         run.timings["10 truth"] = time.perf_counter() - t0
-        from seegaan.demo.stage_benchmark import benchmark_stage
         announce(11, stages.STAGES[10][1])
         t0 = time.perf_counter()
+        stage_gvr.gvr_stage(run)
+        run.timings["11 gvr"] = time.perf_counter() - t0
+        from seegaan.demo.stage_benchmark import benchmark_stage
+        announce(12, stages.STAGES[11][1])
+        t0 = time.perf_counter()
         benchmark_stage(run)
-        run.timings["11 benchmark"] = time.perf_counter() - t0
+        run.timings["12 benchmark"] = time.perf_counter() - t0
         run.timings["total"] = time.perf_counter() - t_all
         write_json(tmp / "demo.json", stages.record(run))
         title = "SEE-GAAN demo" + (" (quick)" if cfg.quick else "")

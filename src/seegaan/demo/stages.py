@@ -12,7 +12,8 @@ its own sub-folder through the public API of the stage it calls::
     cnn/           7  reference BNPP CNN
     fig5_6_explain/ 8-9  BNPP vs predicted-BNPP sequences; TP/TN/FP/FN, attributions, λ search
     truth/         10 ground-truth check (truth.csv)
-    benchmark/     11 every explanation method scored on interventional truth
+    gvr/           11 GVR of the four Fig. 6 films, inverse GVR, bias test
+    benchmark/     12 every explanation method scored on interventional truth
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import pandas as pd
 from seegaan.demo.config import DemoConfig
 from seegaan.errors import CheckpointError, InputError
 
-N_STAGES = 11
 CLINICAL_NUMERIC = ("age", "bnpp")
 CLINICAL_CATEGORICAL = ("sex", "ahf", "manufacturer", "device")
 BUNDLED = "bundled demo64 checkpoint"
@@ -401,8 +401,10 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("explain", "Global sequences for BNPP and predicted BNPP (Fig. 5)"),
     ("", ""),  # stage 9 is announced from inside the explain run
     ("truth", "Ground-truth check and report"),
+    ("gvr", "GVR: the four Fig. 6 films, inverse GVR, bias test"),
     ("benchmark", "Methods compared on the truth (benchmark)"),
 )
+N_STAGES = len(STAGES)
 
 
 def record(run: DemoRun) -> dict[str, Any]:

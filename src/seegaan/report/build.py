@@ -276,6 +276,8 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
                                  "brings the prediction to the true value; the map is that image "
                                  "minus the reconstruction.",
                            how=COLOUR_HOW))
+    from seegaan.report.section_gvr import gvr_sections
+    out += gvr_sections(root)
     from seegaan.report.section_benchmark import benchmark_sections
     out += benchmark_sections(root)
     if art.truth is not None:
@@ -386,7 +388,9 @@ def build_report(run_dir: str | os.PathLike, overwrite: bool = True, title: str 
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target}: already exists (pass --overwrite to replace it)")
     art = discover(root)
-    if art.empty:
+    from seegaan.report.section_gvr import gvr_sections
+
+    if art.empty and not gvr_sections(root):
         raise InputError(f"{root}: no seegaan artefacts found (prepared data, training run, "
                          "sequences or explanations)")
     sections = build_sections(art, root / "report_assets")

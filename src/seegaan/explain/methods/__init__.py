@@ -41,6 +41,7 @@ REGISTRY: dict[str, str] = {
     "seegaan_local": "seegaan.explain.methods.seegaan_local:SeeGaanLocal",
     "seegaan_lambda": "seegaan.explain.methods.seegaan_lambda:SeeGaanLambda",
     "medxgan": "seegaan.explain.methods.medxgan:MedXGANMethod",
+    "gvr": "seegaan.explain.methods.gvr:GVR",
 }
 
 _EXTRA: dict[str, type[Method]] = {}
