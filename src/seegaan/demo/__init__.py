@@ -104,6 +104,11 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
         t0 = time.perf_counter()
         stages.truth_stage(run)
         run.timings["10 truth"] = time.perf_counter() - t0
+        from seegaan.demo.stage_medxgan import medxgan_stage
+        announce(11, stages.STAGES[10][1])
+        t0 = time.perf_counter()
+        medxgan_stage(run)
+        run.timings["11 medxgan"] = time.perf_counter() - t0
         run.timings["total"] = time.perf_counter() - t_all
         write_json(tmp / "demo.json", stages.record(run))
         title = "SEE-GAAN demo" + (" (quick)" if cfg.quick else "")

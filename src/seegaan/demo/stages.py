@@ -32,7 +32,7 @@ import pandas as pd
 from seegaan.demo.config import DemoConfig
 from seegaan.errors import CheckpointError, InputError
 
-N_STAGES = 10
+N_STAGES = 11
 CLINICAL_NUMERIC = ("age", "bnpp")
 CLINICAL_CATEGORICAL = ("sex", "ahf", "manufacturer", "device")
 BUNDLED = "bundled demo64 checkpoint"
@@ -419,6 +419,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("explain", "Global sequences for BNPP and predicted BNPP (Fig. 5)"),
     ("", ""),  # stage 9 is announced from inside the explain run
     ("truth", "Ground-truth check and report"),
+    ("medxgan", "medXGAN on the Fig. 6 cases (bundled checkpoint)"),
 )
 
 
