@@ -130,11 +130,11 @@ def test_explain_writes_the_promised_files_and_report_section(tmp_path, tiny_run
 
 
 def test_cli_size_mismatch_is_one_line_naming_both_sizes(tmp_path, tiny_run, tiny_data, capsys):
+    import warnings
+
     from seegaan.cli import main
 
     from .conftest import tiny_net
-
-    import warnings
 
     ts = tmp_path / "tiny.pt"
     with warnings.catch_warnings():  # TorchScript's deprecation is not what this test is about
