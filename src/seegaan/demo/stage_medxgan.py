@@ -15,8 +15,8 @@ from typing import Any
 from seegaan.demo.stages import DemoRun
 
 # Inversion budget per film: the full demo's stage must stay within about 45 s for four films.
-FULL = {"restarts": 4, "steps": 100, "frames": 7, "lig_steps": 16}
-QUICK = {"restarts": 2, "steps": 30, "frames": 5, "lig_steps": 8}
+FULL = {"restarts": 3, "steps": 60, "frames": 7, "lig_steps": 16}
+QUICK = {"restarts": 2, "steps": 20, "frames": 5, "lig_steps": 8}
 
 
 def medxgan_stage(run: DemoRun) -> None:
