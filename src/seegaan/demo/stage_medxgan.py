@@ -21,6 +21,20 @@ QUICK = {"restarts": 2, "steps": 20, "frames": 5, "lig_steps": 8}
 
 def medxgan_stage(run: DemoRun) -> None:
     """Explain the TP/TN/FP/FN films of stage 9 with the bundled medXGAN (run.root/medxgan/)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if not run.cfg.threads:
+        # The inversion is hundreds of passes over 2-4 films of 64 x 64: thread hand-offs cost
+        # more than they save on such small batches, so one thread is faster.
+        torch.set_num_threads(1)
+    try:
+        _medxgan_stage(run)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _medxgan_stage(run: DemoRun) -> None:
     from seegaan.explain import load_model
     from seegaan.medxgan.checkpoint import load_medxgan
     from seegaan.medxgan.explainer import ExplainSettings, classifier_for
