@@ -100,7 +100,8 @@ def test_registry_method_runs_with_a_checkpoint_and_says_why_not_without(tiny_ru
     m = get_method("medxgan")
     assert m.kind == "sequence"
     ctx = Context(model=tiny_classifier.model)
-    assert "checkpoint" in m.unavailable(ctx)
+    why = m.unavailable(ctx)   # the bundled checkpoint is for the demo's 64 x 64 CNN only
+    assert why and ("checkpoint" in why or "64x64" in why)
     ctx = Context(model=tiny_classifier.model,
                   options={"medxgan": {"checkpoint": str(tiny_run), "restarts": 2, "steps": 5,
                                        "frames": 4, "lig_steps": 4}})
