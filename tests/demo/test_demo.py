@@ -10,7 +10,7 @@ import pytest
 
 from seegaan.cli import main
 from seegaan.demo import DemoConfig
-from seegaan.demo.stages import pick_subject
+from seegaan.demo.stages import N_STAGES, pick_subject
 from seegaan.demo.truth import CHECKS, VENDOR_CHECK, evaluate
 from seegaan.errors import OptionError
 from seegaan.explain.methods import read_manifest
@@ -46,8 +46,6 @@ def test_quick_demo_writes_every_stage(quick_run):
     assert rc == 0, stderr
     # Progress: every stage announced, in order.
     stages = [line.split("]")[0] + "]" for line in stderr.splitlines() if line.startswith("[")]
-    from seegaan.demo.stages import N_STAGES
-
     assert stages == [f"[{k}/{N_STAGES}]" for k in range(1, N_STAGES + 1)]
     # The last line is the report.
     assert stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"

@@ -107,11 +107,16 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
         t0 = time.perf_counter()
         stage_gvr.gvr_stage(run)
         run.timings["11 gvr"] = time.perf_counter() - t0
-        from seegaan.demo.stage_benchmark import benchmark_stage
+        from seegaan.demo.stage_medxgan import medxgan_stage
         announce(12, stages.STAGES[11][1])
         t0 = time.perf_counter()
+        medxgan_stage(run)
+        run.timings["12 medxgan"] = time.perf_counter() - t0
+        from seegaan.demo.stage_benchmark import benchmark_stage
+        announce(13, stages.STAGES[12][1])
+        t0 = time.perf_counter()
         benchmark_stage(run)
-        run.timings["12 benchmark"] = time.perf_counter() - t0
+        run.timings["13 benchmark"] = time.perf_counter() - t0
         run.timings["total"] = time.perf_counter() - t_all
         write_json(tmp / "demo.json", stages.record(run))
         title = "SEE-GAAN demo" + (" (quick)" if cfg.quick else "")

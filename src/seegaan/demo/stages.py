@@ -13,7 +13,8 @@ its own sub-folder through the public API of the stage it calls::
     fig5_6_explain/ 8-9  BNPP vs predicted-BNPP sequences; TP/TN/FP/FN, attributions, λ search
     truth/         10 ground-truth check (truth.csv)
     gvr/           11 GVR of the four Fig. 6 films, inverse GVR, bias test
-    benchmark/     12 every explanation method scored on interventional truth
+    medxgan/       12 medXGAN on the four Fig. 6 films (bundled checkpoint)
+    benchmark/     13 every explanation method scored on interventional truth
 """
 
 from __future__ import annotations
@@ -402,6 +403,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("", ""),  # stage 9 is announced from inside the explain run
     ("truth", "Ground-truth check and report"),
     ("gvr", "GVR: the four Fig. 6 films, inverse GVR, bias test"),
+    ("medxgan", "medXGAN on the Fig. 6 cases (bundled checkpoint)"),
     ("benchmark", "Methods compared on the truth (benchmark)"),
 )
 N_STAGES = len(STAGES)

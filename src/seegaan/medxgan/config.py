@@ -35,6 +35,7 @@ class MedXGANModelConfig:
     g_channels: tuple[int, ...] = PRESET_CHANNELS[64]  # G channels at 4, 8, ... image_size/2
     d_channels: tuple[int, ...] = (16, 32, 64, 128)    # D channels at image_size/2, /4, ... 4
     image_channels: int = 1                        # grey radiographs
+    z2_norm_input: bool = True                     # G also sees |z2| (see networks.py)
 
     @classmethod
     def preset(cls, size: int, **changes: Any) -> MedXGANModelConfig:

@@ -77,8 +77,9 @@ def deletion_drop(C: Any, image: torch.Tensor, saliency: np.ndarray, k: float) -
 def evaluate_medxgan(G: Any, C: Any, films: torch.Tensor, ids: list[str],
                      settings: EvalSettings | None = None, log=None) -> dict[str, Any]:
     """Per-film rows and the summary table (see the module docstring)."""
-    from seegaan.explain import attribute
     from seegaan.validate.metrics import bootstrap_ci
+
+    from seegaan.explain import attribute
 
     s = settings or EvalSettings()
     say = log or (lambda _m: None)

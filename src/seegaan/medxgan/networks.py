@@ -7,6 +7,11 @@ the same picture in training and in evaluation. The class enters through z2 alon
 negative film is G(z1, 0), a positive one G(z1, z2) with z2 ~ N(0, I), so interpolating
 z2 from 0 moves one anatomy (z1) from the negative to the positive class.
 
+z2 ~ N(0, I) is symmetric: z2 and -z2 must both give a positive film while 0 gives a negative
+one, so the class is a property of the code's *length*, which a linear first layer cannot
+read. With ``z2_norm_input`` (the default) G's first layer also receives |z2|; along the
+explanation path G(z1, alpha z2) it grows linearly with alpha, like every other input.
+
 Example::
 
     G = MedXGANGenerator(MedXGANModelConfig.preset(64))
@@ -46,13 +51,16 @@ class MedXGANGenerator(nn.Module):
         cfg.check()
         self.cfg = cfg
         c = cfg.g_channels
-        self.seed = nn.Linear(cfg.z1_dim + cfg.z2_dim, c[0] * 16)
+        self.seed = nn.Linear(cfg.z1_dim + cfg.z2_dim + int(cfg.z2_norm_input), c[0] * 16)
         self.seed_act = nn.Sequential(PixelNorm(), nn.LeakyReLU(0.2))
         self.blocks = nn.Sequential(*[UpBlock(a, b) for a, b in zip(c[:-1], c[1:])])
         self.to_image = nn.ConvTranspose2d(c[-1], cfg.image_channels, 4, stride=2, padding=1)
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-        h = self.seed(torch.cat([z1, z2], dim=1)).view(len(z1), self.cfg.g_channels[0], 4, 4)
+        parts = [z1, z2]
+        if self.cfg.z2_norm_input:
+            parts.append(z2.norm(dim=1, keepdim=True))
+        h = self.seed(torch.cat(parts, dim=1)).view(len(z1), self.cfg.g_channels[0], 4, 4)
         return torch.tanh(self.to_image(self.blocks(self.seed_act(h))))
 
 

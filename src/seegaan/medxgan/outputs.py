@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,7 +68,7 @@ def explain_to_dir(G: Any, C: Any, films: list[Film], out: str | os.PathLike, in
             save_explanation(exp, folder)
             summary = {"image_id": film.image_id, "category": film.category, "truth": film.truth,
                        "prediction": film.prediction, **res.summary(),
-                       "figures": str((fig_dir.relative_to(tmp)))}
+                       "figures": str(fig_dir.relative_to(tmp))}
             summaries.append(summary)
             cases.append({"image_id": film.image_id, "category": film.category, "truth": film.truth,
                           "prediction": film.prediction,
