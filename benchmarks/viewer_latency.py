@@ -138,11 +138,11 @@ def browser_latency(url: str, film: str, steps: int, screenshot: Path | None) ->
             page.wait_for_function(f"Number(document.body.dataset.frames) > {n}")
             out.append(float(page.evaluate("Number(document.body.dataset.lastLatencyMs)")))
         if screenshot is not None:
-            page.fill("#lam", "1.2")
-            page.wait_for_timeout(400)
-            page.click("#methods-toggle")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(screenshot), full_page=False)
+            page.select_option("#feature", "ahf")
+            page.fill("#lam", "1.5")
+            page.wait_for_timeout(800)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(screenshot), clip={"x": 0, "y": 0, "width": 1240, "height": 700})
         browser.close()
     return {"slider_to_image_ms_median": round(float(np.median(out)), 1),
             "slider_to_image_ms_p90": round(float(np.percentile(out, 90)), 1), "n": len(out)}
@@ -157,7 +157,12 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="seegaan-viewer-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    ckpt, lat, cnn = build_study(root)
+    if (root / "latents.parquet").is_file() and (root / "cnn" / "config.json").is_file():
+        from seegaan.models.autoencoder import DEMO_CHECKPOINT
+
+        ckpt, lat, cnn = DEMO_CHECKPOINT, root / "latents.parquet", root / "cnn"  # --keep reuse
+    else:
+        ckpt, lat, cnn = build_study(root)
     setup_s = time.perf_counter() - t
     bare = start_viewer(ckpt, lat, None)        # the demo checkpoint alone
     bare["proc"].terminate()
