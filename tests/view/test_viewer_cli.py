@@ -3,7 +3,6 @@ for a non-local address."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,9 +14,7 @@ from seegaan.cli import main
 
 
 def test_without_the_extra_it_says_what_to_install(monkeypatch, capsys, tiny_run):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    monkeypatch.setitem(sys.modules, "uvicorn", None)   # as if it were not installed
     ckpt, lat, _ = tiny_run
     assert main(["view", str(ckpt), str(lat)]) == 2
     err = capsys.readouterr().err.strip()
