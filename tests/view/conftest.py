@@ -124,3 +124,26 @@ def free_port() -> int:
 def make_png():
     """``make_png(size=(w, h), seed=0)``: the bytes of a random grey PNG."""
     return png_bytes
+
+
+@pytest.fixture(scope="module")
+def dummy_method():
+    """A method registered from outside the package, as a user would (``register``): its map
+    is the film itself. ``runs`` counts its calls (reset it in a test that counts)."""
+    from seegaan.explain.methods import ATTRIBUTION, Method, register, unregister
+
+    class FilmItself(Method):
+        name = "dummy_film"
+        title = "Dummy: the film itself"
+        kind = ATTRIBUTION
+        needs_model = False
+        runs = 0
+
+        def run(self, case, ctx):
+            FilmItself.runs += 1
+            return self.explanation(map=case.image[0, 0].numpy().astype(np.float32),
+                                    scalars={"calls": 1})
+
+    register(FilmItself)
+    yield FilmItself
+    unregister(FilmItself.name)

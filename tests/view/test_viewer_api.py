@@ -18,21 +18,6 @@ pytest.importorskip("starlette", reason="the viewer extra (starlette, uvicorn) i
 pytest.importorskip("uvicorn", reason="the viewer extra (starlette, uvicorn) is not installed")
 
 
-class DummyMethod(Method):
-    """Registered from outside the package, as a user would: the map is the image itself."""
-
-    name = "dummy_brightness"
-    title = "Dummy (the film itself)"
-    kind = ATTRIBUTION
-    needs_model = False
-    runs = 0
-
-    def run(self, case, ctx):
-        DummyMethod.runs += 1
-        return self.explanation(map=case.image[0, 0].numpy().astype(np.float32),
-                                scalars={"calls": 1})
-
-
 class NeedsGvr(Method):
     name = "dummy_unavailable"
     title = "Needs something missing"
@@ -45,12 +30,10 @@ class NeedsGvr(Method):
 
 
 @pytest.fixture
-def dummy_methods():
-    register(DummyMethod)
+def dummy_methods(dummy_method):
     register(NeedsGvr)
-    DummyMethod.runs = 0
-    yield
-    unregister(DummyMethod.name)
+    dummy_method.runs = 0
+    yield dummy_method
     unregister(NeedsGvr.name)
 
 
@@ -109,13 +92,13 @@ def test_find_lambda_lands_on_the_flip_point(viewer):
 
 def test_methods_panel_is_driven_by_the_registry_and_cached(viewer, dummy_methods):
     listed = {m["name"]: m for m in viewer.methods()}
-    assert listed["dummy_brightness"]["available"]
+    assert listed["dummy_film"]["available"]
     assert not listed["dummy_unavailable"]["available"]
     assert "GVR" in listed["dummy_unavailable"]["reason"]
-    first = viewer.explain("p003", "dummy_brightness")
-    again = viewer.explain("p003", "dummy_brightness")
+    first = viewer.explain("p003", "dummy_film")
+    again = viewer.explain("p003", "dummy_film")
     assert first["map"].startswith("data:image/png;base64,") and not first["cached"]
-    assert again["cached"] and DummyMethod.runs == 1
+    assert again["cached"] and dummy_methods.runs == 1
     from seegaan.errors import OptionError
 
     with pytest.raises(OptionError, match="unavailable"):
@@ -129,12 +112,12 @@ def test_stored_results_are_shown_without_recomputing(tiny_run, dummy_methods):
 
     ckpt, lat, _ = tiny_run
     stored = ckpt.parent / "bench"
-    save_explanation(Explanation("dummy_brightness", ATTRIBUTION, map=np.eye(32, dtype=np.float32)),
-                     case_folder(stored, "p005", "dummy_brightness"))
+    save_explanation(Explanation("dummy_film", ATTRIBUTION, map=np.eye(32, dtype=np.float32)),
+                     case_folder(stored, "p005", "dummy_film"))
     v = load_viewer(ckpt, lat, benchmark=stored)
-    res = v.explain("p005", "dummy_brightness")
-    assert res["origin"] == "stored" and res["map"] and DummyMethod.runs == 0
-    assert v.explain("p006", "dummy_brightness")["origin"] == "computed" and DummyMethod.runs == 1
+    res = v.explain("p005", "dummy_film")
+    assert res["origin"] == "stored" and res["map"] and dummy_methods.runs == 0
+    assert v.explain("p006", "dummy_film")["origin"] == "computed" and dummy_methods.runs == 1
 
 
 def test_uploads_are_checked_before_decoding(make_png):
@@ -188,7 +171,7 @@ def test_http_api_and_its_errors(server, dummy_methods, make_png):
     assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
     status, gif = get(server + "api/export.gif?film=p001&feature=ahf&lam=1&frames=5")
     assert status == 200 and gif[:6] == b"GIF89a"
-    status, exp = get(server + "api/explain?film=p001&method=dummy_brightness")
+    status, exp = get(server + "api/explain?film=p001&method=dummy_film")
     assert status == 200 and exp["status"] == "ok"
 
 

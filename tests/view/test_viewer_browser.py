@@ -7,38 +7,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from headless import chromium_page, needs_browser  # noqa: E402
 
-from seegaan.explain.methods import ATTRIBUTION, Method, register, unregister  # noqa: E402
-
 pytest.importorskip("starlette", reason="the viewer extra (starlette, uvicorn) is not installed")
 
 
-class FilmItself(Method):
-    name = "browser_dummy"
-    title = "Dummy: the film itself"
-    kind = ATTRIBUTION
-    needs_model = False
-
-    def run(self, case, ctx):
-        return self.explanation(map=np.abs(case.image[0, 0].numpy()).astype(np.float32))
-
-
 @pytest.fixture(scope="module")
-def url(viewer):
+def url(viewer, dummy_method):
     from seegaan.view import bind, serve, url_of
 
-    register(FilmItself)
     sock = bind("127.0.0.1", 0)
     srv, thread = serve(viewer, sock, background=True)
     yield url_of(sock)
     srv.should_exit = True
     thread.join(10)
-    unregister(FilmItself.name)
 
 
 @needs_browser
@@ -72,7 +57,7 @@ def test_viewer_in_headless_chromium(url, make_png, tmp_path):
 
         # the methods panel lists the registry and shows the dummy's map
         page.click("#methods-toggle")
-        page.wait_for_selector(".method[data-method='browser_dummy'] img", timeout=20_000)
+        page.wait_for_selector(".method[data-method='dummy_film'] img", timeout=20_000)
 
         # upload a PNG: it becomes a film
         page.set_input_files("#upload", files=[{"name": "film.png", "mimeType": "image/png",

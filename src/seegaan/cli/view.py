@@ -65,6 +65,6 @@ def view(checkpoint, latents, model_spec, benchmark_dir, data_dir, split, target
     if not is_loopback(host):
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can see "
                    "these radiographs and upload files; there is no login", err=True)
-    click.echo(f"seegaan view: {url_of(sock)}  ({len(viewer.ids)} films, ready in "
+    click.echo(f"seegaan view: {url_of(sock)}  ({len(viewer.ids)} films, loaded in "
                f"{time.perf_counter() - t0:.1f} s; Ctrl+C to stop)")
     serve(viewer, sock)

@@ -278,6 +278,8 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
                            how=COLOUR_HOW))
     from seegaan.report.section_gvr import gvr_sections
     out += gvr_sections(root)
+    from seegaan.report.section_medxgan import medxgan_sections
+    out += medxgan_sections(root)
     from seegaan.report.section_benchmark import benchmark_sections
     out += benchmark_sections(root)
     if art.truth is not None:
@@ -286,8 +288,6 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
                            _truth_totals(art.truth) + _table(art.truth, pass_col, cls="truth"),
                            intro="Oracle readouts of the anatomical factors along each sequence, "
                                  "against the cohort's true effects and the project's targets."))
-    from seegaan.report.section_medxgan import medxgan_sections
-    out += medxgan_sections(root)
     if art.config:
         out.append(Section("config", "Configuration", _json_block("Run configuration", art.config),
                            intro="Every option of this run, as saved beside its outputs."))

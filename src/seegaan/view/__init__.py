@@ -18,11 +18,13 @@ EXTRA_MODULES = ("starlette", "uvicorn")
 
 
 def missing_extra() -> str | None:
-    """The first module of the ``viewer`` extra that is not installed, or None."""
-    import importlib.util
+    """The first module of the ``viewer`` extra that cannot be imported, or None."""
+    import importlib
 
     for name in EXTRA_MODULES:
-        if importlib.util.find_spec(name) is None:
+        try:
+            importlib.import_module(name)
+        except ImportError:
             return name
     return None
 

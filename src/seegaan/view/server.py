@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 import threading
@@ -24,6 +25,8 @@ from typing import Any
 
 from seegaan.errors import OptionError
 from seegaan.view.session import Viewer
+
+log = logging.getLogger("seegaan.view")
 
 
 def is_loopback(host: str) -> bool:
@@ -60,7 +63,6 @@ def load_viewer(checkpoint: str | os.PathLike, latents: str | os.PathLike, *,
     viewer = Viewer(ae, table, explainable, data_dir=data_dir, split=split, target=target,
                     threshold=threshold, log_scale=log_scale, prepare_options=prep,
                     stored=benchmark)
-    viewer.warm()
     return viewer
 
 
@@ -101,9 +103,19 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
 
 
+def _warm(viewer: Viewer) -> None:
+    try:
+        viewer.warm()
+    except Exception as err:  # a film that cannot load shows its error when asked for
+        log.warning("viewer warm-up failed: %s", err)
+
+
 def serve(viewer: Viewer, sock: socket.socket, background: bool = False,
-          local_only: bool | None = None):
-    """Run the app on ``sock``; with ``background`` returns (server, thread) once it listens."""
+          local_only: bool | None = None, warm: bool = True):
+    """Run the app on ``sock``; with ``background`` returns (server, thread) once it listens.
+
+    ``warm`` runs :meth:`Viewer.warm` in a thread, so the first slider move is not slowed by
+    one-off costs."""
     import uvicorn
 
     from seegaan.view.app import create_app
@@ -115,6 +127,9 @@ def serve(viewer: Viewer, sock: socket.socket, background: bool = False,
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False,
                             date_header=False, lifespan="off", use_colors=False)
     server = uvicorn.Server(config)
+    if warm:
+        # After the socket listens: the page answers at once while the first decode runs.
+        threading.Thread(target=_warm, args=(viewer,), daemon=True).start()
     if not background:
         server.run(sockets=[sock])
         return server, None

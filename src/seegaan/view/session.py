@@ -22,6 +22,7 @@ import hashlib
 import math
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from seegaan.viz import web
 
 LAMBDA_RANGE = (-2.0, 4.0)   # the slider's span; 1 moves by the whole class-mean difference
 MAX_UPLOADS = 32             # uploaded films kept in memory (oldest dropped first)
+MAX_FILMS_CACHED = 256       # table films kept decoded (image + row) between requests
 MAX_FRAMES = 48              # frames in an exported GIF
 MAX_LEVELS_SHOWN = 50        # a qualitative feature with more levels is offered as numbers
 UPSCALE = 4                  # 64² frames are sent as 256² PNGs (nearest neighbour)
@@ -106,27 +108,37 @@ class Viewer:
         self.ids = table.meta["image_id"].astype(str).to_numpy() if "image_id" in table.meta else \
             np.array([f"row{i}" for i in range(len(table.meta))])
         self._row_of = {i: k for k, i in enumerate(self.ids)}
-        self._images = None
-        source = data_dir or table.info.get("data_dir")
-        if source:
-            try:
-                from seegaan.explain import TableImages
-
-                self._images = TableImages(table, source)
-            except SeegaanError:
-                self._images = None   # the films still show, as reconstructions
+        self._image_source = data_dir or table.info.get("data_dir")
+        self._images = None      # opened on first use (importing seegaan.explain takes seconds)
         self.features = self._describe_features()
         self.lock = threading.Lock()   # one torch computation at a time; the server is threaded
         self._uploads: OrderedDict[str, Film] = OrderedDict()
+        self._films: OrderedDict[str, Film] = OrderedDict()
         self._directions: dict[tuple, np.ndarray] = {}
         self._recon: dict[str, tuple[np.ndarray, float | None]] = {}
         self._explanations: dict[tuple[str, str], dict[str, Any]] = {}
         self._context = None
 
+    def images(self):
+        """The prepared films behind the table (a TableImages), or None when unavailable."""
+        if self._images is None and self._image_source:
+            from seegaan.explain import TableImages
+
+            try:
+                self._images = TableImages(self.table, self._image_source)
+            except SeegaanError as err:
+                # The films still show, as their reconstructions; say once why.
+                warnings.warn(f"viewer: showing reconstructions only ({err})", stacklevel=2)
+                self._image_source = None
+        return self._images
+
     def warm(self) -> None:
-        """Do once, before the first request, what would otherwise slow the first slider move
-        (the colour table, torch's first decode)."""
-        web.diverging_png(np.zeros((2, 2), np.float32))
+        """Do once what would otherwise slow the first request: open the films, build the
+        colour table, run torch's first decode. ``seegaan view`` calls it in the background
+        once the server listens; requests that arrive meanwhile wait on the lock."""
+        with self.lock:
+            web.diverging_png(np.zeros((2, 2), np.float32))
+            self.images()
         if len(self.ids):
             self.reconstruction(self.film(self.ids[0]))
 
@@ -178,15 +190,20 @@ class Viewer:
         film_id = str(film_id)
         if film_id in self._uploads:
             return self._uploads[film_id]
+        if film_id in self._films:
+            return self._films[film_id]
         row = self._row_of.get(film_id)
         if row is None:
             raise NotFound(f"film {film_id[:80]!r}: no such image id in the latent table")
         meta = self.table.meta.iloc[row]
-        image = None
-        if self._images is not None:
-            image = self._images.load([row])[0, 0].numpy()
-        return Film(film_id, np.asarray(self.table.w[row], np.float32), image,
+        source = self.images()
+        image = None if source is None else source.load([row])[0, 0].numpy()
+        film = Film(film_id, np.asarray(self.table.w[row], np.float32), image,
                     {k: _jsonable(v) for k, v in meta.items() if not str(k).startswith("_")})
+        self._films[film_id] = film
+        while len(self._films) > MAX_FILMS_CACHED:
+            self._films.popitem(last=False)
+        return film
 
     # -- uploads ----------------------------------------------------------------------------
     def add_upload(self, data: bytes) -> dict[str, Any]:
@@ -283,7 +300,7 @@ class Viewer:
     def frame(self, film_id: str, feature: str, low: str | None, high: str | None,
               lam: float) -> dict[str, Any]:
         """One slider position: frame, frame − frame 0, prediction, and how long it took."""
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         lam = _lambda(lam)
         film = self.film(film_id)
         recon, p0 = self.reconstruction(film)
@@ -297,6 +314,8 @@ class Viewer:
                "prediction_frame0": p0}
         out["positive"] = None if preds is None else bool(preds[0] > self.threshold)
         out["server_ms"] = round(1000.0 * (time.perf_counter() - t0), 2)
+        # CPU time of this request's thread: what the wall time would be on an idle core.
+        out["server_cpu_ms"] = round(1000.0 * (time.thread_time() - c0), 2)
         return out
 
     # -- λ search ---------------------------------------------------------------------------

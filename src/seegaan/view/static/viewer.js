@@ -242,10 +242,13 @@
       const p = card.querySelector("p");
       try {
         const r = await api("/api/explain?" + new URLSearchParams({ film: film, method: card.dataset.method }));
-        if (r.map) {
+        for (const [key, what] of [["map", " map"], ["last_frame", " last frame"]]) {
+          if (!r[key]) continue;   // a sequence method also shows where its sequence ends
           const img = document.createElement("img");
-          img.alt = card.dataset.method + " map";
-          img.src = r.map;
+          img.alt = card.dataset.method + what;
+          img.src = r[key];
+          img.title = key === "last_frame" && r.step_name
+            ? "last frame (" + r.step_name + " = " + fmt(r.last_step) + ")" : card.dataset.method + what;
           card.insertBefore(img, p);
         }
         p.textContent = r.status + (r.message ? ": " + r.message : "") +
