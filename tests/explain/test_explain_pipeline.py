@@ -138,11 +138,13 @@ def test_onnx_model_explains_without_gradients(tmp_path, cohort, fake_ae, capsys
     model = load_model(tmp_path / "b.onnx", InputAdapter(log_output=True))
     s = explain("fake", cohort["latents"], tmp_path / "e2", model=model, config=ExplainConfig(**CFG),
                 autoencoder=fake_ae)
-    assert s["attributions"]["methods"] == [] and "predictions only" in s["attributions"]["skipped_reason"]
+    # Gradient maps are skipped; Occlusion (forward only) and the λ search still run.
+    assert s["attributions"]["methods"] == ["occlusion"]
+    assert "predictions only" in s["attributions"]["skipped_reason"]
     man = read_manifest(tmp_path / "e2")
     calls = [load_explanation(tmp_path / "e2" / c["folder"] / "seegaan_lambda").scalars.get("calls", 0)
              for c in man["cases"] if c["category"] in ("FP", "FN")]
-    assert calls and max(calls) > 0
+    assert any(n > 0 for n in calls)
 
 
 def test_oracle_measures_both_global_sequences(tmp_path, cohort, fake_ae, monkeypatch,

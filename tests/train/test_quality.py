@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seegaan.train.quality import quality_rows, reconstruction_quality
+from seegaan.train.quality import reconstruction_quality
+from seegaan.validate.checks import quality_rows
 
 
 class _Identity:

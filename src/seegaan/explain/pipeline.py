@@ -353,14 +353,18 @@ def _attribution_methods(model: ExplainableModel | None, cfg: ExplainConfig) -> 
     if cfg.attributions is not None:  # asked for explicitly: refuse what cannot be done
         if cfg.attributions and model is None:
             raise OptionError("--attributions: need --model (a predictions CSV has no gradients)")
+        needing = [m for m in cfg.attributions if get_method(m).needs_gradients]
+        if needing:
+            model.require_gradients(", ".join(needing))
         if cfg.attributions:
-            model.require_gradients(", ".join(cfg.attributions))
             if "gradcam" in cfg.attributions and model.gradcam_layer() is None:
                 raise OptionError(f"--attributions gradcam: unavailable for {model.name} "
                                   f"({model.gradcam_unavailable})")
         return tuple(cfg.attributions)
-    if model is None or not model.supports_gradients:
+    if model is None:
         return ()
+    if not model.supports_gradients:  # forward-only models still get Occlusion
+        return tuple(m for m in METHODS if not get_method(m).needs_gradients)
     return tuple(m for m in METHODS if m != "gradcam" or model.gradcam_layer() is not None)
 
 
