@@ -77,8 +77,6 @@ def deletion_drop(C: Any, image: torch.Tensor, saliency: np.ndarray, k: float) -
 def evaluate_medxgan(G: Any, C: Any, films: torch.Tensor, ids: list[str],
                      settings: EvalSettings | None = None, log=None) -> dict[str, Any]:
     """Per-film rows and the summary table (see the module docstring)."""
-    from seegaan.validate.metrics import bootstrap_ci
-
     from seegaan.explain import attribute
 
     s = settings or EvalSettings()
@@ -106,6 +104,8 @@ def evaluate_medxgan(G: Any, C: Any, films: torch.Tensor, ids: list[str],
     seconds = time.perf_counter() - t0
     say(f"{len(rows)} films explained in {seconds:.0f} s")
     acc = class_accuracy(G, C, n=s.n_generated, seed=s.seed + 1)
+    from seegaan.validate.metrics import bootstrap_ci  # the benchmark's CI, as for its tables
+
     table = []
     for key in LABELS:
         if key == "generated_class_accuracy":

@@ -21,7 +21,7 @@ from seegaan.viz.panels import save_figure, symmetric_limit
 
 
 def _signed(ax, m: np.ndarray, title: str, fig) -> None:
-    lim = symmetric_limit(m)
+    lim = symmetric_limit(m, floor=1e-12)  # IG of a saturated probability is tiny but not empty
     im = ax.imshow(m, cmap="Spectral_r", vmin=-lim, vmax=lim)
     ax.set_title(title, fontsize=8)
     ax.axis("off")
