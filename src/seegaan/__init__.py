@@ -1,4 +1,4 @@
-"""seegaan: SEE-GAAN explanations for chest radiographs (GVR and medXGAN are planned).
+"""seegaan: SEE-GAAN, GVR and medXGAN explanations for chest radiographs, scored against truth.
 
 The pipeline, each stage an artefact on disk you can open::
 

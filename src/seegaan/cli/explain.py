@@ -323,8 +323,7 @@ def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, predictio
                               kw.get("weights"), kw.get("weights_dir"), kw.get("adapter_file")])
     table = load_latents(latents)
     split = split or table.split
-    for line in class_warnings(table, target, threshold, split):
-        click.echo(f"warning: {line}", err=True)
+    warnings = class_warnings(table, target, threshold, split)
     methods = None
     if attributions is not None:
         methods = () if attributions.strip().lower() == "none" else parse_methods(attributions)
@@ -338,6 +337,8 @@ def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, predictio
                         direction=direction, prediction_column=prediction_column, oracle=oracle,
                         seed=seed)
     model = _load(model_spec, **mk) if model_spec else None
+    for line in warnings:  # after the inputs' own checks, so a failing run prints one line
+        click.echo(f"warning: {line}", err=True)
     s = run_explain(checkpoint, latents, out_dir, model=model, predictions_csv=predictions_csv,
                     data_dir=data_dir, config=cfg,
                     attribution_settings=AttributionSettings(ig_steps=ig_steps, sg_samples=sg_samples,

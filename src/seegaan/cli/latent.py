@@ -162,16 +162,18 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
     resolve_scheme(permute, group_ids(table.meta) is not None)
     # Say before any work when B cannot give the chosen correction any power.
     size = int(table.info.get("image_size") or 0)
-    for note in power_notes(permutations, alpha_used, correction, (frames - 1) * size * size):
+    said = power_notes(permutations, alpha_used, correction, (frames - 1) * size * size)
+    for note in said:
         click.echo(f"warning: {note}", err=True)
     if image_id is not None:
         find_image(table, image_id)
         sel = select_rows(table, feature, split, "qualitative", from_level, to_level)
     else:
         sel = select_rows(table, feature, split, kind, from_level, to_level)
-    _warn(selection_warnings(sel))
     ae = _load(checkpoint, device)
     check_compatible(ae, table, str(checkpoint))
+    # Warn only once every input has passed its checks: a failing run prints one line.
+    _warn(selection_warnings(sel))
     common = dict(frames=frames, split=split, permutations=permutations, alpha=alpha,
                   correction=correction, seed=seed, batch_size=batch_size, permute=permute)
     if image_id is not None:
