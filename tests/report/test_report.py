@@ -131,3 +131,46 @@ def test_report_loads_in_a_real_browser(partial_run):
     assert n >= 8
     assert bad == []
     assert sections == {"data", "global", "local", "truth"}
+
+
+# After load, measure whether the ground-truth table fits its card (no clipping, no overflow).
+FIT_PROBE = """<script>
+window.addEventListener('load', () => {
+  const card = document.querySelector('section#truth');
+  const table = card.querySelector('table');
+  const out = document.createElement('pre');
+  out.id = 'probe';
+  out.textContent = JSON.stringify({card: card.getBoundingClientRect().right,
+                                    table: table.getBoundingClientRect().right,
+                                    scroll: card.scrollWidth - card.clientWidth,
+                                    window: window.innerWidth});
+  document.body.appendChild(out);
+});
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+@pytest.mark.parametrize("width", [1000, 1400])
+def test_truth_table_fits_its_card(partial_run, width):
+    # The demo's real columns, with its longest texts.
+    long_check = "Autoencoder: reconstructions keep each patient's chest-wall fat (oracle r)"
+    rows = [{"check": long_check, "measured": "Pearson r 0.976 (oracle on originals vs reconstructions)",
+             "target": "r ≥ 0.9", "pass": "pass", "sequence": "explain/prediction_log_bnpp_global",
+             "factor": "gt_fat", "change": 0.1234567, "true_effect": -0.0987654, "ratio": 1.2345,
+             "spearman": 0.987, "pattern_correlation": 0.876}] * 18
+    pd.DataFrame(rows).to_csv(partial_run / "truth.csv", index=False)
+    path = build_report(partial_run)
+    probe = path.with_name("_fit.html")
+    probe.write_text(path.read_text().replace("</body>", FIT_PROBE))
+    try:
+        out = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},900",
+             "--disable-background-networking", "--disable-component-update",
+             "--allow-file-access-from-files", "--virtual-time-budget=5000",
+             "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    finally:
+        probe.unlink()
+    data = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', out, re.S).group(1)
+                      .replace("&quot;", '"'))
+    assert data["window"] == width
+    assert data["table"] <= data["card"] and data["scroll"] <= 0, data

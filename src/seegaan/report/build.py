@@ -67,7 +67,7 @@ def _img(path: Path, root: Path, caption: str = "", light: bool = False) -> str:
             f'alt="{html.escape(first_sentence(caption))}">{cap}</figure>')
 
 
-def _table(df: pd.DataFrame, pass_col: str | None = None, cls: str = "") -> str:
+def _table(df: pd.DataFrame, pass_col: str | None = None, table_class: str = "") -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
     for _, row in df.iterrows():
@@ -85,7 +85,7 @@ def _table(df: pd.DataFrame, pass_col: str | None = None, cls: str = "") -> str:
                     cls, text = (' class="pass"', "pass") if ok else (' class="fail"', "fail")
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    attr = f' class="{cls}"' if cls else ""
+    attr = f' class="{table_class}"' if table_class else ""
     # The wrapper scrolls a table wider than its card instead of letting it overflow.
     return (f'<div class="tablewrap"><table{attr}><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
@@ -192,7 +192,8 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
         body = []
         for ds in art.datasets:
             body.append(f"<h3>{html.escape(_rel(ds.path, root))}</h3>")
-            body.append(f"<p class='caption'>{ds.info.get('n_images', '?')} images at "
+            n = ds.info.get("n_images", "?")
+            body.append(f"<p class='caption'>{n} image{'' if n == 1 else 's'} at "
                         f"{ds.info.get('size', '?')} px.</p>")
             if ds.table1 is not None:
                 body.append(_table1_html(ds.table1))
@@ -285,7 +286,7 @@ def build_sections(art: Artefacts, assets: Path) -> list[Section]:
     if art.truth is not None:
         pass_col = "pass" if "pass" in art.truth.columns else None
         out.append(Section("truth", "Ground-truth check",
-                           _truth_totals(art.truth) + _table(art.truth, pass_col, cls="truth"),
+                           _truth_totals(art.truth) + _table(art.truth, pass_col, table_class="truth"),
                            intro="Oracle readouts of the anatomical factors along each sequence, "
                                  "against the cohort's true effects and the project's targets."))
     if art.config:

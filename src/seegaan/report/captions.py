@@ -158,7 +158,8 @@ def truth_summary(truth) -> tuple[str, list[tuple[str, str]]]:
     seq = truth["sequence"].astype(str) if "sequence" in truth.columns else pd.Series([""] * len(truth))
     lost = {}
     for i in truth.index[(seq == "autoencoder") & (verdict == "fail")]:
-        lost[factor[i]] = str(truth.at[i, "measured"]) if "measured" in truth.columns else ""
+        measured = str(truth.at[i, "measured"]) if "measured" in truth.columns else ""
+        lost[factor[i]] = measured.split(" (")[0]  # "Pearson r 0.377", without the aside
     reasons = []
     for i in truth.index[verdict == "fail"]:
         check = str(truth.at[i, "check"]) if "check" in truth.columns else f"row {i + 1}"
