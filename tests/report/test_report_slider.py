@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seegaan.explain.methods import SEQUENCE, Explanation, case_folder, save_explanation
+from seegaan.explain.methods import (
+    SEQUENCE,
+    Explanation,
+    case_folder,
+    save_explanation,
+    write_manifest,
+)
 from seegaan.report import build_report
 from seegaan.report.interactive import sequence_slider
 
@@ -55,6 +61,10 @@ def run(tmp_path):
     save_explanation(Explanation("seegaan_lambda", SEQUENCE, frames=frames, steps=np.linspace(0, 2, 4),
                                  predictions=np.array([500.0, 420.0, 390.0, 300.0])),
                      case_folder(exp, "FP p7", "seegaan_lambda"))
+    # Explanation runs are found by their manifest, as `seegaan explain` writes it.
+    folder = case_folder(exp, "FP p7", "_").parent.relative_to(exp).as_posix()
+    write_manifest(exp, [{"image_id": "FP p7", "category": "FP", "folder": folder,
+                          "methods": {"seegaan_lambda": "ok"}}], ["seegaan_lambda"])
     return root
 
 

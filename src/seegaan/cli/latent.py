@@ -172,6 +172,9 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
         sel = select_rows(table, feature, split, kind, from_level, to_level)
     ae = _load(checkpoint, device)
     check_compatible(ae, table, str(checkpoint))
+    from seegaan.latent.sequence import check_memory
+
+    check_memory(ae, frames, len(table.w), permutations, batch_size, correction)
     # Warn only once every input has passed its checks: a failing run prints one line.
     _warn(selection_warnings(sel))
     common = dict(frames=frames, split=split, permutations=permutations, alpha=alpha,
