@@ -128,7 +128,7 @@ def sequence_slider(seq_dir: Path, root: Path) -> str:
     }
     figs = "".join(
         f'<figure><img data-role="{role}" src="{html.escape(srcs[role][0])}" '
-        f'alt="{html.escape(role)} at the slider position"><figcaption>{captions[role]}</figcaption>'
+        f'alt="{html.escape(ALTS[role])}"><figcaption>{captions[role]}</figcaption>'
         f'</figure>' for role in ("frame", "diff", "sig") if role in srcs)
     title = html.escape(str(data["title"]))
     pred = '<span class="seq-pred" data-role="pred"></span>' if preds is not None else ""
@@ -140,13 +140,36 @@ def sequence_slider(seq_dir: Path, root: Path) -> str:
             f'<script type="application/json" data-role="data">{blob}</script></div>')
 
 
+ALTS = {"frame": "synthetic radiograph at the slider's current position",
+        "diff": "subtraction map: the frame at the slider minus frame 0",
+        "sig": "significant pixels of the subtraction at the slider's position"}
+
+
 def method_sliders(exp_dir: Path, root: Path) -> list[str]:
     """Sliders for the sequence-kind results of an explanation run
-    (``cases/<image_id>/<method>/frames.npz``), each under a small heading."""
+    (``cases/<image_id>/<method>/frames.npz``), each under a heading that names the case
+    (TP, TN, FP, FN from the run's manifest when it has one)."""
+    from seegaan.report.captions import CASE_WORDS
+
+    cases: dict[str, tuple[str | None, str]] = {}
+    try:
+        from seegaan.explain.methods import read_manifest
+
+        for c in read_manifest(exp_dir).get("cases", []):
+            cases[Path(c.get("folder", "")).name] = (c.get("category"), str(c.get("image_id")))
+    except Exception:  # no manifest (e.g. GVR's own runs): plain headings
+        pass
     parts = []
     for frames in sorted(Path(exp_dir).glob("cases/*/*/frames.npz")):
         block = sequence_slider(frames.parent, root)
         if block:
-            case, method = frames.parent.parent.name, frames.parent.name
-            parts.append(f"<h4>{html.escape(method)}: {html.escape(case)}</h4>{block}")
+            folder, method = frames.parent.parent.name, frames.parent.name
+            cat, image = cases.get(folder, (None, folder))
+            if cat in CASE_WORDS and method == "seegaan_local":
+                head = f"{cat} ({CASE_WORDS[cat]}): local sequence of image {image}"
+            elif cat in CASE_WORDS:
+                head = f"{cat} ({CASE_WORDS[cat]}), image {image}: {method}"
+            else:
+                head = f"{method}: {image}"
+            parts.append(f"<h4>{html.escape(head)}</h4>{block}")
     return parts

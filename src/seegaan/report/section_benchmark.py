@@ -61,11 +61,11 @@ def benchmark_sections(root: Path) -> list:
                                     aggfunc="first", sort=False).reset_index()
             body.append(_table(wide))
         if (run / "ranking.png").is_file():
-            body.append(_img(run / "ranking.png", root, "Methods ranked per metric, mean over the "
-                             "four models (1 = best; darker is better)."))
+            body.append(_img(run / "ranking.png", root, "Each method's rank per metric, averaged over the "
+                             "four trained models (1 = best; darker cells are better)."))
         for name, f in (data.get("files", {}).get("figures") or {}).items():
-            body.append(_img(run / f, root, f"{name} model: rows are subjects; first the film, then "
-                             "the true Δŷ-weighted difference map, then each method's |map|, each "
+            body.append(_img(run / f, root, f"The {name} model, one test subject per row: first the "
+                             "film, then the true Δŷ-weighted difference map, then each method's |map|, each "
                              "scaled to its own maximum."))
         out.append(Section("benchmark", "Methods compared on the truth", "\n".join(body),
                            intro=CAPTION))
