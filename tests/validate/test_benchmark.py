@@ -130,3 +130,27 @@ def test_benchmark_table_is_built_from_the_registry(tmp_path):
     assert "dummy_centre" in (out / "scores.md").read_text()
     on_disk = json.loads((out / "summary.json").read_text())
     assert set(on_disk["true_device_dy"]) == models and "passing" in on_disk["shortcut_test"]
+
+
+def test_gvr_is_fitted_to_the_benchmarked_models_scores():
+    """GVR needs a latent predictor; inside the benchmark it is fitted to the model's own
+    scores (not the labels), so the method runs and explains that model."""
+    import numpy as np
+    import torch
+
+    from seegaan.explain.methods import Case, Context, get_method
+    from seegaan.validate.benchmark import _gvr_context
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(12, 8)).astype(np.float32)
+    scores = w[:, 0] * 2.0 + 5.0
+    cases = [Case(f"s{i}", torch.zeros(1, 1, 4, 4), w=w[i], prediction=float(scores[i]))
+             for i in range(12)]
+    gvr = get_method("gvr")
+    plain = Context(autoencoder=object())
+    assert "latent table" in gvr.unavailable(plain)
+    ctx = _gvr_context(plain, cases, w)
+    assert gvr.unavailable(ctx) is None
+    assert ctx.target == "model_score" and not ctx.log_scale
+    assert ctx.threshold == float(np.median(scores))
+    np.testing.assert_allclose(ctx.table.meta["model_score"], scores, rtol=1e-6)

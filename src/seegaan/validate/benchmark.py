@@ -175,6 +175,8 @@ def _run(rows, models, truths, w, ae, cfg: BenchmarkConfig, say) -> dict:
             options[method_name] = {**options.get(method_name, {}), **opts}
             ctx = Context(model=model, autoencoder=ae, log_scale=True, seed=cfg.seed,
                           options=options)
+            if method_name == "gvr" and w is not None:
+                ctx = _gvr_context(ctx, cases, w)
             why = method.unavailable(ctx)
             n = cfg.sequence_subjects if method.kind == SEQUENCE else len(cases)
             if why or (method.kind == SEQUENCE and cases[0].direction is None):
@@ -189,6 +191,22 @@ def _run(rows, models, truths, w, ae, cfg: BenchmarkConfig, say) -> dict:
                     out.append(method.explanation(status="failed", message=str(err)))
             results[(row, mname)] = out + [None] * (len(cases) - n)
     return results
+
+
+def _gvr_context(ctx: Context, cases: list[Case], w: np.ndarray) -> Context:
+    """GVR explains a predictor of the latent code; here that predictor is fitted to *this
+    model's* scores on the subjects' latents, so its rationale explains the model (the
+    paper fits it to the labels, which would explain the labels instead). The cut-off is the
+    median score, the same split the sequence methods move across."""
+
+    from seegaan.latent.store import LatentTable
+
+    scores = np.array([c.prediction for c in cases], dtype=np.float64)
+    meta = pd.DataFrame({"image_id": [c.image_id for c in cases], "model_score": scores})
+    return Context(model=ctx.model, autoencoder=ctx.autoencoder,
+                   table=LatentTable(meta, np.asarray(w, dtype=np.float32), {}),
+                   target="model_score", threshold=float(np.median(scores)), log_scale=False,
+                   seed=ctx.seed, options=ctx.options)
 
 
 def _options(cfg: BenchmarkConfig) -> dict[str, dict[str, Any]]:
