@@ -144,6 +144,7 @@ def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_leve
 def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id, lambda_max,
               frames, kind, percentiles, backend, split, permutations, alpha, correction, permute,
               seed, vlim, fps, batch_size, device, overwrite) -> None:
+    from seegaan.latent.samplesize import selection_warnings
     from seegaan.latent.select import find_image, select_rows
     from seegaan.latent.sequence import (
         check_compatible,
@@ -153,7 +154,6 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
         write_sequence,
     )
     from seegaan.latent.store import load_latents
-    from seegaan.latent.samplesize import selection_warnings
     from seegaan.stats import group_ids, power_notes, resolve_scheme
 
     alpha_used = check_test_options(permutations, alpha, correction)
