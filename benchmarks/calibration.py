@@ -77,7 +77,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
+    return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
 
 
 def random_patient_label(pid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -109,6 +109,10 @@ def calibrate(ae, table, labels: int, permutations: int, alpha: float, seed: int
                                  permute=scheme)
             per[scheme].append(float((t.pvalues[1] <= alpha).mean()))
             anyt[scheme].append(bool(t.significant[1].any()))
+        if (j + 1) % 10 == 0:
+            print(f"    {j + 1} labels: per-pixel rate patients {np.mean(per['patients']):.3f}, "
+                  f"images {np.mean(per['images']):.3f}; {time.process_time() - cpu0:.0f} CPU s",
+                  flush=True)
     out = {"cpu_s": round(time.process_time() - cpu0, 1)}
     for scheme in per:
         r = np.array(per[scheme])
