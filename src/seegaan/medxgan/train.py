@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -48,13 +47,13 @@ from seegaan.medxgan.classifier import PositiveClass
 from seegaan.medxgan.config import MedXGANModelConfig, MedXGANTrainConfig
 from seegaan.medxgan.networks import MedXGANDiscriminator, MedXGANGenerator
 from seegaan.train import distributed as ddist
+from seegaan.train.driver import run_steps
 from seegaan.train.ema import ema_beta, update_ema
-from seegaan.train.loop import _StopFlag, _truncate_metrics, batch_positions, step_generator
+from seegaan.train.loop import _truncate_metrics, batch_positions, step_generator
 from seegaan.train.metrics import sliced_wasserstein
 from seegaan.train.samples import save_grid
 from seegaan.train.state import load_optimizer_tensors, optimizer_tensors, read_state, save_state
 from seegaan.utils.fsio import atomic_dir, read_json, write_json
-from seegaan.utils.progress import progress
 
 ACCURACY_TARGET = 0.85
 
@@ -294,50 +293,27 @@ class MedXGANTrainer:
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
 
+    def _periodic(self, final: bool) -> dict[str, str] | None:
+        """Validation (samples, best/) and resumable state: main process, after each step."""
+        cfg, shown = self.cfg, None
+        if self.step % cfg.val_every == 0 or final:
+            self.last_val = self.validate()
+            self._log({"step": self.step, "kind": "val", **self.last_val})
+            shown = {"acc": f"{self.last_val['class_acc']:.3f}", "swd": f"{self.last_val['swd']:.1f}"}
+            self._save_samples()
+            if self._is_better(self.last_val):
+                self.best = {"class_acc": self.last_val["class_acc"], "swd": self.last_val["swd"],
+                             "step": self.step}
+                self._checkpoint("best", self.last_val, note=f"best at step {self.step}")
+        if self.step % cfg.ckpt_every == 0 or final:
+            self.save_state()
+        return shown
+
     def run(self) -> dict[str, Any]:
-        cfg, main = self.cfg, self.dist.is_main
-        stop = _StopFlag()
-        acc: dict[str, list[float]] = {}
-        bar = progress(total=cfg.steps, desc="medxgan", unit="step", initial=self.step) if main else None
-        t0, n0 = time.perf_counter(), self.step
-        last: dict[str, float] = {}
-        try:
-            with stop:
-                while self.step < cfg.steps:
-                    stats = self.train_step(self.step)
-                    self.step += 1
-                    for k, v in stats.items():
-                        acc.setdefault(k, []).append(v)
-                    if bar is not None:
-                        bar.update(1)
-                    final = self.step == cfg.steps
-                    if main:
-                        if self.step % cfg.log_every == 0 or final:
-                            dt = time.perf_counter() - t0
-                            self._log({"step": self.step, "kind": "train",
-                                       **{k: float(np.mean(v)) for k, v in acc.items()},
-                                       "img_per_s": (self.step - n0) * cfg.batch / max(dt, 1e-9)})
-                            acc, t0, n0 = {}, time.perf_counter(), self.step
-                        if self.step % cfg.val_every == 0 or final:
-                            last = self.validate()
-                            self._log({"step": self.step, "kind": "val", **last})
-                            if bar is not None:
-                                bar.set_postfix(acc=f"{last['class_acc']:.3f}", swd=f"{last['swd']:.1f}")
-                            self._save_samples()
-                            if self._is_better(last):
-                                self.best = {"class_acc": last["class_acc"], "swd": last["swd"],
-                                             "step": self.step}
-                                self._checkpoint("best", last, note=f"best at step {self.step}")
-                        if self.step % cfg.ckpt_every == 0 or final:
-                            self.save_state()
-                    if ddist.any_flag(stop.requested, self.dist):
-                        if main:
-                            self.save_state()
-                        raise KeyboardInterrupt
-        finally:
-            if bar is not None:
-                bar.close()
-        return {"step": self.step, "best": self.best, "val": last, "run_dir": str(self.run_dir)}
+        self.last_val: dict[str, float] = {}
+        run_steps(self, desc="medxgan", periodic=self._periodic, save=self.save_state)
+        return {"step": self.step, "best": self.best, "val": self.last_val,
+                "run_dir": str(self.run_dir)}
 
     def _save_samples(self) -> None:
         x, _ = sample_classes(self.G_ema, 16, seed=self.cfg.seed + 3)
