@@ -85,18 +85,21 @@ def medxgan() -> None:
 @click.option("--resume", is_flag=True, help="Continue RUN_DIR from its state/.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing RUN_DIR.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--dry-run", is_flag=True,
+              help="Make every check the run makes, print the resolved run and its size, and stop.")
 def train(data_dir, run_dir, size, z1_dim, z2_dim, steps, batch, lr, cls_weight, seed, val_every,
-          ckpt_every, threads, resume, overwrite, device, **kw) -> None:
+          ckpt_every, threads, resume, overwrite, device, dry_run, **kw) -> None:
     """Train G(z1, z2) on DATA_DIR (from `seegaan prepare`) against the frozen classifier C.
 
     \b
     Examples:
       seegaan medxgan train data/cohort64 --classifier runs/cnn --target 'bnpp>400' --out runs/mx
       seegaan medxgan train data/cohort64 --classifier runs/cnn --target 'bnpp>400' --out runs/mx --resume
+      seegaan medxgan train data/cxr128 --size 128 --classifier cnn128 --out runs/mx128 --dry-run
       torchrun --nproc_per_node=4 -m seegaan medxgan train data/cxr128 --size 128 ...
     """
     from seegaan.medxgan.config import MedXGANModelConfig, MedXGANTrainConfig
-    from seegaan.medxgan.train import train_medxgan
+    from seegaan.medxgan.train import MedXGANTrainer, dry_run_summary, train_medxgan
 
     model_cfg = MedXGANModelConfig.preset(int(size), z1_dim=z1_dim, z2_dim=z2_dim)
     cfg = MedXGANTrainConfig()
@@ -110,6 +113,20 @@ def train(data_dir, run_dir, size, z1_dim, z2_dim, steps, batch, lr, cls_weight,
         torch.set_num_threads(cfg.threads)
     C = load_classifier(kw, model_cfg.image_size)
     cfg.classifier = C.spec
+    if dry_run:
+        import json
+
+        tr = MedXGANTrainer(data_dir, run_dir, model_cfg, cfg, C, resume=resume,
+                            overwrite=overwrite, device=device, dry_run=True)
+        info = dry_run_summary(tr)
+        click.echo(json.dumps(info, indent=2, default=str))
+        f, p = info["flops"], info["params"]
+        click.echo(f"dry run: {info['n_train']} train / {info['n_val']} val films of "
+                   f"{model_cfg.image_size}x{model_cfg.image_size}; G {p['G'] / 1e6:.2f} M and "
+                   f"D {p['D'] / 1e6:.2f} M parameters; about {f['step_estimate'] / 1e9:.1f} GFLOP "
+                   f"per step of batch {tr.cfg.batch}; steps {tr.step} -> {tr.cfg.steps} "
+                   f"into {run_dir} (every check of the run passed)")
+        return
     result = train_medxgan(data_dir, run_dir, model_cfg, cfg, C, resume=resume,
                            overwrite=overwrite, device=device)
     if int(os.environ.get("RANK", "0")) == 0:

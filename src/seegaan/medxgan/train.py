@@ -95,8 +95,10 @@ class MedXGANTrainer:
                  resume:     bool = False,          # continue from run_dir/state
                  overwrite:  bool = False,          # replace an existing run_dir
                  device:     str = "auto",          # "auto", "cpu" or "cuda[:i]"
+                 dry_run:    bool = False,          # every check, no file written
                  ) -> None:
         cfg.check()
+        self.dry_run = dry_run
         self.data_dir, self.run_dir = Path(data_dir), Path(run_dir)
         self.dist = ddist.init_distributed(device)
         self.dev = self.dist.device
@@ -184,7 +186,11 @@ class MedXGANTrainer:
             if not overwrite:
                 hint = " (pass --resume to continue it)" if (rd / "state").is_dir() else ""
                 raise OutputExistsError(f"{rd}: already exists{hint}; pass --overwrite to start over")
+            if self.dry_run:
+                return
             shutil.rmtree(rd)
+        if self.dry_run:
+            return
         (rd / "samples").mkdir(parents=True, exist_ok=True)
         write_json(rd / "config.json", self._run_config())
 
@@ -209,7 +215,7 @@ class MedXGANTrainer:
             raise CheckpointError(f"{self.run_dir}: the run was trained against another classifier "
                                   f"(weights sha256 {was[:12]}…, given {self.classifier_info['sha256'][:12]}…)")
         self.step, self.best, self.p_pos = int(info["step"]), info["best"], float(info["p_pos"])
-        if self.dist.is_main:
+        if self.dist.is_main and not self.dry_run:
             _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
             write_json(self.run_dir / "config.json", self._run_config())
 
@@ -318,6 +324,36 @@ class MedXGANTrainer:
     def _save_samples(self) -> None:
         x, _ = sample_classes(self.G_ema, 16, seed=self.cfg.seed + 3)
         save_grid(self.run_dir / "samples" / f"step{self.step:07d}.png", x, cols=8)
+
+
+def forward_flops(trainer: MedXGANTrainer) -> dict[str, float]:
+    """FLOPs of one film through G and through D (forward), counted by torch.
+
+    A training step costs about ``batch x 3 x (G + 3 D)`` of these (forward + backward of G,
+    D on real and fake films, D again for G's loss), plus C and R1: the dry run's estimate.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    mc = trainer.model_cfg
+    z1, z2 = torch.zeros(1, mc.z1_dim, device=trainer.dev), torch.zeros(1, mc.z2_dim, device=trainer.dev)
+    out = {}
+    with torch.no_grad():
+        with FlopCounterMode(display=False) as fc:
+            x = trainer.G(z1, z2)
+        out["g_forward"] = float(fc.get_total_flops())
+        with FlopCounterMode(display=False) as fc:
+            trainer.D(x)
+        out["d_forward"] = float(fc.get_total_flops())
+    out["step_estimate"] = trainer.cfg.batch * 3 * (out["g_forward"] + 3 * out["d_forward"])
+    return out
+
+
+def dry_run_summary(trainer: MedXGANTrainer) -> dict[str, Any]:
+    """What ``medxgan train --dry-run`` prints: the resolved run and its size."""
+    n_params = {name: sum(p.numel() for p in net.parameters())
+                for name, net in (("G", trainer.G), ("D", trainer.D))}
+    return {**trainer._run_config(), "step": trainer.step, "params": n_params,
+            "flops": forward_flops(trainer)}
 
 
 def _read_info(run_dir: Path) -> dict[str, Any]:
