@@ -107,10 +107,10 @@ def test_inversion_candidates_prior_and_schedule(tiny_cfg, tiny_classifier):
     G = MedXGANGenerator(tiny_cfg).eval()
     with torch.no_grad():
         x = G(torch.randn(1, 8), torch.randn(1, 3))
-    one = invert(G, tiny_classifier, x, InversionSettings(restarts=4, steps=1))
+    one = invert(G, tiny_classifier, x, InversionSettings(restarts=4, steps=1, candidates=1))
     best = invert(G, tiny_classifier, x, InversionSettings(restarts=4, steps=1, candidates=16))
     assert best.history[0] < one.history[0]
-    plain = InversionSettings(restarts=4, steps=40, lr=0.05, schedule="cosine")
+    plain = InversionSettings(restarts=4, steps=40, lr=0.05, schedule="cosine", prior_weight=0.0)
     free = invert(G, tiny_classifier, x, plain)
     tied = invert(G, tiny_classifier, x, InversionSettings(**{**plain.__dict__, "prior_weight": 1.0}))
     norm = lambda inv: float(torch.cat([inv.z1, inv.z2]).norm())  # noqa: E731

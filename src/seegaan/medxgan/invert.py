@@ -32,11 +32,11 @@ from seegaan.train.metrics import ssim
 class InversionSettings:
     restarts:  int = 8        # R random initialisations, optimised as one batch
     steps:     int = 300      # Adam steps
-    lr:        float = 0.05   # Adam learning rate on the latents (the peak, see schedule)
+    lr:        float = 0.3    # Adam learning rate on the latents (the peak, see schedule)
     cls_weight: float = 1.0   # weight of the BCE term (1 = the paper's objective)
-    prior_weight: float = 0.0  # weight of the Gaussian prior mean(z^2) (0 = the paper's objective)
-    schedule:  str = "constant"  # "constant" or "cosine" (lr decays to 0 over the steps)
-    candidates: int = 1       # random draws per restart; each restart starts from its best one
+    prior_weight: float = 0.1  # weight of the Gaussian prior mean(z^2) (0 = the paper's objective)
+    schedule:  str = "cosine"  # "cosine" (lr decays to 0 over the steps) or "constant"
+    candidates: int = 32      # random draws per restart; each restart starts from its best one
     seed:      int = 0        # the restarts' initial latents
 
 
