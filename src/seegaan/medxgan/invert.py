@@ -1,10 +1,18 @@
 """Inverting medXGAN: the latents (z1, z2) whose generated film matches a given film.
 
-The objective is the paper's, ``MSE(G(z1, z2), x) + BCE(C(G(z1, z2)), C(x))``: look like the
-film and get the classifier's verdict on it. R random restarts are optimised together (one
-batch of R latent pairs), the restart with the lowest final loss is kept, and the agreement
-between restarts measures how well-posed the inversion is: the mean pairwise cosine of the
-latent vectors [z1, z2] and the mean pairwise SSIM of their generated films.
+The objective is the paper's, ``MSE(G(z1, z2), x) + BCE(C(G(z1, z2)), C(x))`` (look like the
+film and get the classifier's verdict on it), plus by default a Gaussian prior
+``prior_weight * mean([z1, z2]^2)``. G's film depends only weakly on most latent directions
+(and hardly on the latent's length, which its pixel normalisation removes), so without the
+prior each restart stays near its random start. The prior makes the estimate a MAP one under
+z ~ N(0, I) and lets the restarts agree (docs/medxgan.md has the measurements).
+``prior_weight=0`` is the paper's objective.
+
+R random restarts are optimised together (one batch of R latent pairs), each from the best
+of ``candidates`` random draws, with a cosine-decayed learning rate; the restart with the
+lowest final loss is kept, and the agreement between restarts measures how well-posed the
+inversion is: the mean pairwise cosine of the latent vectors [z1, z2] and the mean pairwise
+SSIM of their generated films.
 
 Example::
 
