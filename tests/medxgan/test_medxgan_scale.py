@@ -46,7 +46,7 @@ def test_two_process_gloo_matches_single_process(tmp_path):
     assert diff < 1e-4, diff
     lines = [json.loads(x) for x in (ddp / "metrics.jsonl").read_text().splitlines()]
     one = [json.loads(x) for x in (single / "metrics.jsonl").read_text().splitlines()]
-    assert [(r["step"], r["kind"]) for r in lines] == [(r["step"], r["kind"]) for r in one]
+    assert [(r["step"], r["phase"]) for r in lines] == [(r["step"], r["phase"]) for r in one]
     assert sorted(p.name for p in (ddp / "samples").iterdir()) == \
         sorted(p.name for p in (single / "samples").iterdir())
     assert res.stdout.count("trained to step 3") == 1      # rank 0 alone reports

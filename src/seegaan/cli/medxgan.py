@@ -236,7 +236,7 @@ def explain(run, data_dir, images, cases, out, restarts, steps, prior_weight, fr
     if not films:
         raise OptionError("no film to explain (the requested categories are empty)")
     settings = _settings(restarts, steps, frames, lig_steps, seed, prior_weight)
-    rec = explain_to_dir(G, C, films, out, info, settings, overwrite=overwrite, log=lambda m: click.echo(m, err=True))
+    rec = explain_to_dir(G, C, films, out, info, settings, overwrite=overwrite, echo=lambda m: click.echo(m, err=True))
     click.echo(f"{len(rec['films'])} film(s) explained -> {out}")
 
 
@@ -268,7 +268,7 @@ def evaluate(run, data_dir, n_films, k, n_generated, out, restarts, steps, prior
     films, ids = positive_test_films(data_dir, target, threshold, n_films, seed=seed)
     s = EvalSettings(k=k, n_generated=n_generated, seed=seed,
                      explain=_settings(restarts, steps, frames, lig_steps, seed, prior_weight))
-    result = evaluate_medxgan(G, C, films, ids, s, log=lambda m: click.echo(m, err=True))
+    result = evaluate_medxgan(G, C, films, ids, s, echo=lambda m: click.echo(m, err=True))
     evaluate_to_dir(result, out, {"checkpoint": info.get("path"), "classifier": C.describe(),
                                   "data_dir": str(data_dir)}, overwrite=overwrite)
     click.echo(table_markdown(result), nl=False)

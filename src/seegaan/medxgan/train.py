@@ -304,7 +304,7 @@ class MedXGANTrainer:
         cfg, shown = self.cfg, None
         if self.step % cfg.val_every == 0 or final:
             self.last_val = self.validate()
-            self._log({"step": self.step, "kind": "val", **self.last_val})
+            self._log({"step": self.step, "phase": "val", **self.last_val})
             shown = {"acc": f"{self.last_val['class_acc']:.3f}", "swd": f"{self.last_val['swd']:.1f}"}
             self._save_samples()
             if self._is_better(self.last_val):

@@ -5,7 +5,7 @@
 save, not in how the loop around them behaves. That loop lives here once:
 
 - ``trainer.train_step(step)`` on every process, then ``trainer.step += 1``;
-- on the main process only: the progress bar, a ``kind: "train"`` line in ``metrics.jsonl``
+- on the main process only: the progress bar, a ``phase: "train"`` line in ``metrics.jsonl``
   every ``log_every`` steps (the means of the step statistics and images per second), then
   ``periodic(final)``, the trainer's own validation / samples / checkpoints;
 - the first Ctrl-C (on any process) lets every process finish the step; the main process
@@ -31,7 +31,7 @@ import numpy as np
 from seegaan.train import distributed as ddist
 from seegaan.utils.progress import progress
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class Steppable(Protocol):
@@ -55,7 +55,7 @@ class StopFlag:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        log.warning("interrupt: finishing this step and saving a resumable state")
+        logger.warning("interrupt: finishing this step and saving a resumable state")
 
     def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
@@ -98,7 +98,7 @@ def run_steps(trainer:  Steppable,
                 if main:
                     if trainer.step % cfg.log_every == 0 or final:
                         dt = time.perf_counter() - t0
-                        trainer._log({"step": trainer.step, "kind": "train",
+                        trainer._log({"step": trainer.step, "phase": "train",
                                       **{k: float(np.mean(v)) for k, v in acc.items()},
                                       "img_per_s": (trainer.step - n0) * cfg.batch / max(dt, 1e-9)})
                         acc, t0, n0 = {}, time.perf_counter(), trainer.step
