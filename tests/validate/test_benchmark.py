@@ -154,3 +154,35 @@ def test_gvr_is_fitted_to_the_benchmarked_models_scores():
     assert ctx.target == "model_score" and not ctx.log_scale
     assert ctx.threshold == float(np.median(scores))
     np.testing.assert_allclose(ctx.table.meta["model_score"], scores, rtol=1e-6)
+
+
+def test_medxgan_gets_its_row_from_generators_fine_tuned_per_model(tmp_path):
+    """medXGAN's bundled generator explains another CNN; the benchmark fine-tunes it against
+    each of its models (cached beside the model), so medXGAN is scored like every method."""
+    from seegaan.medxgan.finetune import FinetuneConfig
+    from seegaan.validate.benchmark import BenchmarkConfig, run_benchmark
+    from seegaan.validate.known_medxgan import MedXGANFinetune, medxgan_generators
+    from seegaan.validate.known_models import KnownModelsConfig, load_known_models
+
+    cfg = BenchmarkConfig.make(subjects=3, sequence_subjects=2, size=64, n_boot=50, figure_subjects=1,
+                               methods=("saliency", "medxgan"), medxgan_inversion=(1, 3),
+                               medxgan=MedXGANFinetune(FinetuneConfig(steps=2, batch=4, val_samples=8),
+                                                       n_films=12),
+                               models=KnownModelsConfig(size=64, n_train=30, epochs=1, workers=1))
+    s = run_benchmark(tmp_path / "b", cfg)
+    t = pd.read_csv(tmp_path / "b" / "scores.csv")
+    mx = t[t["method"] == "medxgan"]
+    assert set(mx["model"]) == {"reference", "shortcut", "heart_only", "fat_only", "randomised"}
+    got = set(mx[mx["model"] == "shortcut"]["metric"])
+    assert {"reliance", "pointing", "auroc", "deletion", "device_rank"} <= got, got
+    assert "sanity" in set(mx[mx["model"] == "reference"]["metric"])
+    assert mx["ci_low"].notna().any()
+    gens = s["medxgan_generators"]
+    assert set(gens) == set(s["models"]) and all(0.0 <= g["class_acc"] <= 1.0 for g in gens.values())
+    assert "generated-class accuracy" in (tmp_path / "b" / "scores.md").read_text()
+    # Cached beside each model: asking again (a rerun with --models) fine-tunes nothing.
+    models_dir = tmp_path / "b" / "models"
+    assert (models_dir / "shortcut" / "medxgan" / "model.safetensors").is_file()
+    _, again = medxgan_generators(load_known_models(models_dir), models_dir, cfg.medxgan)
+    assert all(r["cached"] for r in again.values())
+    assert again["shortcut"]["class_acc"] == gens["shortcut"]["class_acc"]

@@ -89,11 +89,11 @@ def _registry_names() -> list[str]:
 def ranking_figure(table: pd.DataFrame, path: Path) -> None:
     """Heat map of each method's rank per metric (1 = best), averaged over the main models
     (device rank: on the shortcut model only); cells show the rank, dark = best."""
-    from seegaan.validate.benchmark import AUTOENCODER, MAIN_MODELS, METRICS, TRUTH
+    from seegaan.validate.benchmark import MAIN_MODELS, METRICS, NOT_METHODS
     from seegaan.viz import save_figure
 
     plt = _plt()
-    t = table[~table["method"].isin([TRUTH, AUTOENCODER]) & table["model"].isin(MAIN_MODELS)]
+    t = table[~table["method"].isin(NOT_METHODS) & table["model"].isin(MAIN_MODELS)]
     metrics = [m for m in METRICS if m in set(t["metric"])]
     methods = list(dict.fromkeys(t["method"]))
     ranks = pd.DataFrame(np.nan, index=methods, columns=metrics)
