@@ -36,6 +36,7 @@ import torch
 
 from seegaan.errors import OptionError, SeegaanError
 from seegaan.explain.methods import SEQUENCE, Case, Context, get_method, names
+from seegaan.medxgan.finetune import FinetuneConfig
 from seegaan.validate.interventional import (
     FACTOR_NAMES,
     INTERVENTIONS,
@@ -44,7 +45,6 @@ from seegaan.validate.interventional import (
     reliance_profile,
     subject_truths,
 )
-from seegaan.medxgan.finetune import FinetuneConfig
 from seegaan.validate.known_medxgan import MedXGANFinetune
 from seegaan.validate.known_models import MODELS, KnownModelsConfig
 from seegaan.validate.metrics import bootstrap_ci, spearman
@@ -381,13 +381,7 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
         timings["methods_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        oracle = None
-        try:
-            from seegaan.cohort.oracle import load_oracle
-
-            oracle = load_oracle(cfg.size)
-        except Exception as err:  # the oracle asset is optional; sequences then score on pixels
-            say(f"oracle unavailable ({err}); sequence reliance scored on their pixel maps")
+        oracle = _oracle(cfg.size, truths[0].subject.version, say)
         long = score_all(results, models, truths, dy, cfg, oracle)
         extra = [(TRUTH, m, f"dy_{f}", dy[m][:, k]) for m in models for k, f in enumerate(FACTOR_NAMES)]
         table = summarise(long, extra, cfg.n_boot, cfg.seed)
@@ -431,6 +425,24 @@ def _medxgan_generators(rows, models, cfg: BenchmarkConfig, cache_root: Path, fa
             f"benchmark is at {cfg.size} px; no generator to fine-tune")
         return {}, {}
     return medxgan_generators(models, cache_root, cfg.medxgan, fallback_root=fallback, log=say)
+
+
+def _oracle(size: int, version: int, say):
+    """The oracle of the subjects' cohort version; the version-1 oracle, said so, when that
+    one is not shipped; None (sequences then score on their pixel maps) when neither is."""
+    from seegaan.cohort.oracle import load_oracle
+
+    for v in dict.fromkeys((version, 1)):
+        try:
+            oracle = load_oracle(size, version=v)
+        except Exception as err:  # the oracle asset is optional
+            say(f"oracle for cohort version {v} unavailable ({err})")
+            continue
+        if v != version:
+            say(f"reading version-{version} films with the version-{v} oracle (approximate)")
+        return oracle
+    say("no oracle: sequence reliance scored on the sequences' pixel maps")
+    return None
 
 
 def _load_autoencoder(cfg: BenchmarkConfig, say):
