@@ -281,9 +281,12 @@ def score_all(results, models, truths, dy: dict[str, np.ndarray], cfg: Benchmark
                 for k, v in score_pixel_map(sal, dy[mname][i], t, model.score,
                                             attribution=attr).items():
                     recs.append((row, mname, i, k, v))
-            if exp.kind == SEQUENCE and exp.predictions is not None:
-                # Does the sequence start where the film is, in the model's eyes?
-                recs.append((row, mname, i, "frame0_gap", abs(float(exp.predictions[0]) - exp_case_score(model, t))))
+            if exp.kind == SEQUENCE and exp.frames is not None:
+                # Does the sequence start where the film is, in the model's eyes? Frame 0 is
+                # scored here, on the model's own scale, whatever units a method's
+                # ``predictions`` are in (medXGAN keeps the target's units).
+                f0 = float(model.predict_scores(torch.from_numpy(exp.frames[:1, None].astype(np.float32)))[0])
+                recs.append((row, mname, i, "frame0_gap", abs(f0 - exp_case_score(model, t))))
             if mname == "reference" and ("randomised" in models):
                 other = results.get((row, "randomised"), [None] * len(exps))[i]
                 if other is not None and sal is not None and other.pixel_map() is not None:
