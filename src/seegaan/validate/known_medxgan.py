@@ -64,7 +64,7 @@ def _films(size: int, n: int, seed: int) -> torch.Tensor:
 
 
 def medxgan_generators(models: dict[str, Any], cache_root: str | os.PathLike, cfg: MedXGANFinetune,
-                       fallback_root: str | os.PathLike | None = None, log=None
+                       fallback_root: str | os.PathLike | None = None, echo=None
                        ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """``({model: checkpoint dir}, {model: record})`` for every model, fine-tuning the ones
     whose cache is missing or was made for other weights.
@@ -77,7 +77,7 @@ def medxgan_generators(models: dict[str, Any], cache_root: str | os.PathLike, cf
     from seegaan.medxgan.finetune import finetune_generator
     from seegaan.utils.fsio import atomic_dir, read_json
 
-    say = log or (lambda _m: None)
+    say = echo or (lambda _m: None)
     G0, info0 = load_medxgan(None)
     size = int(info0["model"]["image_size"])
     films = None
