@@ -26,8 +26,9 @@ def _model():
 
 def test_explain_end_to_end(tmp_path, cohort, fake_ae, tiny_models_on_path):
     out = tmp_path / "exp"
+    lines: list[str] = []
     s = explain("fake", cohort["latents"], out, model=_model(), config=ExplainConfig(**CFG),
-                attribution_settings=FAST, autoencoder=fake_ae)
+                attribution_settings=FAST, autoencoder=fake_ae, echo=lines.append)
     for name in ("summary.json", "manifest.json", "fig6.png", "global_side_by_side.png",
                  "global_truth/summary.json", "global_prediction/summary.json"):
         assert (out / name).is_file(), name
@@ -55,6 +56,8 @@ def test_explain_end_to_end(tmp_path, cohort, fake_ae, tiny_models_on_path):
     for cat in searched:
         exp = load_explanation(out / by_cat[cat]["folder"] / "seegaan_lambda")
         lam = exp.scalars
+        # The progress line names the λ reached, and never prints "λ=None".
+        assert any(line.strip().startswith(f"{cat}: reached at λ=") for line in lines), lines
         assert lam["calls"] >= 1 and lam["calls"] == len(lam["trace"])
         assert exp.status == "reached", exp.message
         assert lam["lam"] > 0
@@ -65,6 +68,7 @@ def test_explain_end_to_end(tmp_path, cohort, fake_ae, tiny_models_on_path):
     # Categories were decided at the 400 threshold on the split's truth and predictions.
     assert sum(on_disk["categories"].values()) == 30
     assert s["cases"] == on_disk["cases"]
+    assert not any("λ=None" in line for line in lines)
 
 
 def test_explain_with_prediction_csv_only(tmp_path, cohort, fake_ae):
