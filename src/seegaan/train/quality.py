@@ -113,8 +113,7 @@ def reconstruction_quality(ae: Any, images: torch.Tensor,
         a = predict(images.numpy())
         b = predict(recs.numpy())
         names = list(factors) if factors is not None else list(a.columns)
-        out["oracle_r"] = {f: float(np.corrcoef(a[f].to_numpy(float), b[f].to_numpy(float))[0, 1])
-                           for f in names}
+        out["oracle_r"] = {f: _pearson(a[f].to_numpy(float), b[f].to_numpy(float)) for f in names}
         if reconstructions is not None:
             reconstructions.extend([a, b])
     return out
