@@ -139,7 +139,8 @@ def score(data: Path, ckpt: Path, n: int = 256, oracle_path: str | None = None) 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", type=Path, help="prepared cohort-v2 dataset at 64x64")
-    ap.add_argument("--out", type=Path, required=True, help="folder of the arms' run directories")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="folder of the arms' run directories (not with --train)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
@@ -153,6 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--scratch", action="store_true", help="random initial weights for every arm")
     a = ap.parse_args(argv)
+    if a.train is not None and (a.run is None or a.train not in ARMS):
+        ap.error(f"--train {a.train}: needs --run DIR and one of {', '.join(ARMS)}")
+    if a.train is None and a.out is None:
+        ap.error("--out is required (the arms' run directories), unless --train ARM --run DIR")
+    unknown = [x for x in a.arms.split(",") if x not in ARMS]
+    if unknown:
+        ap.error(f"--arms: unknown arm {unknown[0]!r} (choose from {', '.join(ARMS)})")
     logging.basicConfig(level=logging.INFO)
     torch.set_num_threads(a.threads)
     from seegaan.cohort.version import dataset_cohort_version, oracle_for
