@@ -280,5 +280,5 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return None
         return str(value)
     except (TypeError, ValueError):  # json.JSONDecodeError is a ValueError
-        kind = type(default).__name__ if default is not None else "str"
-        raise OptionError(f"{source}: {name} = {value!r} is not a valid {kind}") from None
+        type_name = type(default).__name__ if default is not None else "str"
+        raise OptionError(f"{source}: {name} = {value!r} is not a valid {type_name}") from None

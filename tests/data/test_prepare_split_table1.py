@@ -46,7 +46,7 @@ def test_split_is_reproducible_by_seed_and_independent_of_row_order():
 def test_stratified_split_balances_the_feature():
     df = _images(600, seed=1)
     for kind, col in (("categorical", "sex"), ("numeric", "age")):
-        split = patient_split(df["patient_id"], seed=0, stratify=df[col], kind=kind)
+        split = patient_split(df["patient_id"], seed=0, stratify=df[col], stratify_type=kind)
         assert df.assign(s=split).groupby("patient_id")["s"].nunique().max() == 1
         if kind == "categorical":
             female = (df["sex"] == "F").groupby(split).mean()

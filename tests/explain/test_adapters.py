@@ -50,10 +50,10 @@ def test_cnn_directory_and_its_torchscript(ref_cnn_dir, images):
     with torch.no_grad():
         direct = net(adapter.to_model(images))[:, 0].numpy()
     m = load_model(ref_cnn_dir)
-    assert m.kind == "seegaan-cnn" and m.adapter == adapter
+    assert m.model_format == "seegaan-cnn" and m.adapter == adapter
     np.testing.assert_allclose(m.predict(images), np.exp(direct), rtol=1e-5)
     ts = load_model(ref_cnn_dir / "model.pt", adapter=adapter)
-    assert ts.kind == "torchscript"
+    assert ts.model_format == "torchscript"
     np.testing.assert_allclose(ts.predict(images), np.exp(direct), rtol=1e-5)
     # Rebuilt from safetensors: hookable. At 32 x 32 the last map of >= 8 x 8 is layer1's.
     assert m.gradcam_layer() is m.module.net.layer1 and m.gradcam_layer_name == "net.layer1"
@@ -99,7 +99,7 @@ def test_onnx_adapter_matches_pytorch(tmp_path, images, tiny_models_on_path):
         torch.onnx.export(net, example, str(tmp_path / "m.onnx"), dynamo=False,
                           input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n"}})
     m = load_model(tmp_path / "m.onnx", adapter)
-    assert m.kind == "onnx" and not m.supports_gradients
+    assert m.model_format == "onnx" and not m.supports_gradients
     with torch.no_grad():
         direct = net(adapter.to_model(images))[:, 0].numpy()
     np.testing.assert_allclose(m.predict(images), direct, rtol=1e-4, atol=1e-5)
@@ -142,7 +142,7 @@ def test_torchxrayvision_name_with_local_weights(tmp_path, images, monkeypatch, 
     net = tm.small_cnn(seed=7).eval()
     torch.save(net.state_dict(), tmp_path / "tiny-densenet-best.pt")  # the file name txrv uses
     m = load_model("txrv:densenet121-res224-tiny", weights_dir=tmp_path)
-    assert m.kind == "torchxrayvision" and m.labels == ["Atelectasis", "Cardiomegaly"]
+    assert m.model_format == "torchxrayvision" and m.labels == ["Atelectasis", "Cardiomegaly"]
     assert m.adapter.value_range == (-1024.0, 1024.0) and m.adapter.size == 224
     m.adapter = m.adapter.replace(size=16, output_index=1)
     with torch.no_grad():
@@ -215,5 +215,5 @@ def test_gradcam_layer_rule_and_choice():
     # 64 x 64: layer4 is 2 x 2, layer3 4 x 4, layer2 8 x 8 -> layer2.
     assert choose_gradcam_layer(net, InputAdapter(size=64))[0] == "net.layer2"
     assert choose_gradcam_layer(net, InputAdapter(size=256))[0] == "net.layer4"
-    m = TorchModel("r", net, InputAdapter(size=64), kind="entry-point", gradcam_layer="net.layer3")
+    m = TorchModel("r", net, InputAdapter(size=64), model_format="entry-point", gradcam_layer="net.layer3")
     assert m.gradcam_layer() is net.net.layer3 and m.gradcam_layer_name == "net.layer3"

@@ -72,7 +72,7 @@ def test_bad_options():
 def test_patient_search_with_autoencoder_and_model(fake_ae, tiny_models_on_path):
     import explain_tiny_models as tm
 
-    model = TorchModel("bright", tm.brightness(), InputAdapter(log_output=True), kind="entry-point")
+    model = TorchModel("bright", tm.brightness(), InputAdapter(log_output=True), model_format="entry-point")
     w_e = np.zeros(fake_ae.w_dim, np.float32)
     direction = np.zeros(fake_ae.w_dim, np.float32)
     direction[0] = 1.0  # brightens the image, so log BNPP rises monotonically

@@ -24,7 +24,7 @@ def test_predict_latents_matches_direct_call(cohort, tiny_models_on_path):
     with torch.no_grad():
         direct = np.exp(model.module(cohort["images"])[:, 0].numpy())
     np.testing.assert_allclose(table.meta["pred"], direct, rtol=1e-5)
-    assert table.info["predictions"]["pred"]["kind"] == "entry-point"
+    assert table.info["predictions"]["pred"]["model_format"] == "entry-point"
     with pytest.raises(OptionError, match="already has it"):
         predict_latents(model, table, column="pred")
 

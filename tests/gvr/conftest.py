@@ -18,7 +18,7 @@ def linear_predictor(a: np.ndarray, bias: float = 0.0, threshold: float = 1.0,
         p.net.weight.copy_(torch.as_tensor(a, dtype=torch.float32)[None])
         p.net.bias.fill_(bias)
         p.spread.fill_(spread)
-    p.task, p.log, p.target, p.threshold = "regression", True, "y", float(threshold)
+    p.task, p.log_scale, p.target, p.threshold = "regression", True, "y", float(threshold)
     return p.eval().requires_grad_(False)
 
 

@@ -17,7 +17,7 @@ from .conftest import synthetic_table
 
 @pytest.mark.parametrize("kind", ["linear", "mlp"])
 def test_fit_scores_signal_and_not_noise(kind):
-    cfg = PredictorConfig(target="y", kind=kind, threshold=float(np.exp(6.0)), epochs=150, lr=1e-2)
+    cfg = PredictorConfig(target="y", architecture=kind, threshold=float(np.exp(6.0)), epochs=150, lr=1e-2)
     _, rep = fit_predictor(synthetic_table(), cfg)
     assert rep["heldout"]["n"] > 30 and rep["n_fit"] > 150
     assert rep["heldout"]["r2"] > 0.6 and rep["heldout"]["auc"] > 0.85
@@ -26,7 +26,7 @@ def test_fit_scores_signal_and_not_noise(kind):
 
 
 def test_logistic_for_a_binary_column():
-    pred, rep = fit_predictor(synthetic_table(), PredictorConfig(target="label", kind="linear"))
+    pred, rep = fit_predictor(synthetic_table(), PredictorConfig(target="label", architecture="linear"))
     assert pred.task == "classification" and pred.threshold == 0.5 and pred.cutoff == 0.0
     assert rep["heldout"]["auc"] > 0.85
     with pytest.raises(OptionError, match="between 0 and 1"):
@@ -37,7 +37,7 @@ def test_overfitted_mlp_memorises_a_small_subset():
     table = synthetic_table()
     rows = np.zeros(len(table.meta), bool)
     rows[:20] = True
-    cfg = PredictorConfig(target="y", kind="mlp", hidden=64, weight_decay=0.0,
+    cfg = PredictorConfig(target="y", architecture="mlp", hidden=64, weight_decay=0.0,
                           early_stopping=False, epochs=300, lr=1e-2)
     _, rep = fit_predictor(table, cfg, rows=rows)
     assert rep["n_fit"] == 20 and rep["fit"]["r2"] > 0.99
@@ -46,11 +46,11 @@ def test_overfitted_mlp_memorises_a_small_subset():
 
 def test_save_load_round_trip_is_exact_and_not_pickled(tmp_path):
     table = synthetic_table()
-    pred, _ = fit_predictor(table, PredictorConfig(target="y", kind="mlp", epochs=20))
+    pred, _ = fit_predictor(table, PredictorConfig(target="y", architecture="mlp", epochs=20))
     save_predictor(pred, tmp_path / "p")
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["model.safetensors", "predictor.json"]
     record = json.loads((tmp_path / "p" / "predictor.json").read_text())
-    assert record["w_dim"] == 16 and record["kind"] == "mlp" and "heldout" in record["report"]
+    assert record["w_dim"] == 16 and record["architecture"] == "mlp" and "heldout" in record["report"]
     again = load_predictor(tmp_path / "p")
     assert np.array_equal(again.predict(table.w), pred.predict(table.w))
     assert again.cutoff == pred.cutoff and float(again.spread) == float(pred.spread)
@@ -74,5 +74,5 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
         parse_targets("250,abc")
     with pytest.raises(CheckpointError, match="not a GVR predictor"):
         load_predictor(tmp_path)
-    with pytest.raises(OptionError, match="--kind"):
-        fit_predictor(table, PredictorConfig(target="y", kind="forest"))
+    with pytest.raises(OptionError, match="--architecture"):
+        fit_predictor(table, PredictorConfig(target="y", architecture="forest"))

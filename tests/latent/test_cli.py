@@ -86,7 +86,7 @@ def test_quantitative_and_local_commands(setup, capsys):
                       "--permutations", "9", "--out", tmp / "age")
     assert rc == 0, err
     s = json.loads((tmp / "age" / "summary.json").read_text())
-    assert s["kind"] == "quantitative" and s["n_missing_excluded"] == 1
+    assert s["feature_type"] == "quantitative" and s["n_missing_excluded"] == 1
     ages = load_latents(lat).meta.query("split == 'test'")["age"].dropna()
     assert s["values"][0] == pytest.approx(np.percentile(ages, 5))
     assert s["values"][-1] == pytest.approx(np.percentile(ages, 95))

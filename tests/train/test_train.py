@@ -38,10 +38,10 @@ def full_run(data32, tmp_path_factory):
 
 def test_run_outputs(full_run):
     lines = [json.loads(x) for x in (full_run / "metrics.jsonl").read_text().splitlines()]
-    val = [r for r in lines if r["kind"] == "val"]
+    val = [r for r in lines if r.get("phase") == "val"]
     assert [r["step"] for r in val] == [3, 6]
     assert {"val_mse", "val_ssim", "swd"} <= set(val[0])
-    assert any("r1" in r and "moment" in r for r in lines if r["kind"] == "train")
+    assert any("r1" in r and "moment" in r for r in lines if r.get("phase") == "train")
     assert sorted(p.name for p in (full_run / "samples").iterdir()) == ["step0000003.png", "step0000006.png"]
     ae = seegaan.load_autoencoder(full_run / "last")
     assert ae.step == 6 and ae.image_size == 32

@@ -41,7 +41,7 @@ def brightness_model():
     from seegaan.explain import InputAdapter
     from seegaan.explain.loading import TorchModel
 
-    return TorchModel("brightness", Brightness(), InputAdapter(log_output=True), kind="test")
+    return TorchModel("brightness", Brightness(), InputAdapter(log_output=True), model_format="test")
 
 
 def _films(n: int, size: int, seed: int = 0) -> np.ndarray:

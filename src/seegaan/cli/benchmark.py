@@ -36,7 +36,7 @@ def benchmark(out_dir, quick, subjects, sequence_subjects, methods, models_dir, 
     cfg = BenchmarkConfig.make(quick=quick, subjects=subjects, sequence_subjects=sequence_subjects,
                                methods=chosen, checkpoint=checkpoint, seed=seed)
     s = run_benchmark(out_dir, cfg, models_dir=models_dir, overwrite=overwrite,
-                      log=lambda line: click.echo(line, err=True))
+                      echo=lambda line: click.echo(line, err=True))
     short = s["shortcut_test"]
     click.echo(f"wrote {out_dir}: {len(s['methods'])} methods x {len(s['models'])} models in "
                f"{s['timings_s']['total_s']:.0f} s; true device Δŷ on the shortcut model "

@@ -78,5 +78,5 @@ def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
     cfg = DemoConfig.make(out, quick=quick, size=size, train=train, train_steps=train_steps,
                           checkpoint=checkpoint, seed=seed, threads=threads,
                           per_figure_range=per_figure_range or None)
-    path = run_demo(cfg, log=lambda line: click.echo(line, err=True), overwrite=overwrite)
+    path = run_demo(cfg, echo=lambda line: click.echo(line, err=True), overwrite=overwrite)
     click.echo(f"report: {path}")

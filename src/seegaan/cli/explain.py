@@ -102,7 +102,7 @@ def cnn() -> None:
 @click.argument("data_dir", type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="CNN directory to write.")
 @click.option("--target", default="bnpp", show_default=True, help="Numeric column to regress.")
-@click.option("--log/--no-log", default=True, show_default=True, help="Regress log(target).")
+@click.option("--log/--no-log", "log_scale", default=True, show_default=True, help="Regress log(target).")
 @click.option("--threshold", type=FINITE, default=400.0, show_default=True,
               help="Report AUC for target > threshold.")
 @click.option("--arch", type=click.Choice(["resnet10", "resnet18", "resnet34"]), default="resnet10",
@@ -120,7 +120,7 @@ def cnn() -> None:
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch.")
 @click.option("--dry-run", is_flag=True, help="Check the dataset and options, then stop.")
 @click.option("--overwrite", is_flag=True, help="Replace CNN_DIR if it exists.")
-def cnn_train(data_dir, out_dir, target, log, threshold, arch, epochs, batch_size, lr, max_train,
+def cnn_train(data_dir, out_dir, target, log_scale, threshold, arch, epochs, batch_size, lr, max_train,
               shortcut_check, seed, threads, dry_run, overwrite) -> None:
     """Train the reference CNN on DATA_DIR (a prepared dataset); writes TorchScript + safetensors + config.json.
 
@@ -130,7 +130,7 @@ def cnn_train(data_dir, out_dir, target, log, threshold, arch, epochs, batch_siz
     """
     from seegaan.explain.train_cnn import CNNTrainConfig, train_cnn
 
-    cfg = CNNTrainConfig(target=target, log=log, threshold=threshold, arch=arch, epochs=epochs,
+    cfg = CNNTrainConfig(target=target, log_scale=log_scale, threshold=threshold, arch=arch, epochs=epochs,
                          batch_size=batch_size, lr=lr, max_train=max_train, seed=seed,
                          shortcut_check=shortcut_check, threads=threads)
     if dry_run:
@@ -147,15 +147,15 @@ def cnn_train(data_dir, out_dir, target, log, threshold, arch, epochs, batch_siz
     from seegaan.utils.fsio import check_not_input
 
     check_not_input(out_dir, [data_dir])
-    m = train_cnn(data_dir, out_dir, cfg, overwrite=overwrite, log=_echo_line)
+    m = train_cnn(data_dir, out_dir, cfg, overwrite=overwrite, echo=_echo_line)
     t = m["test"]
-    click.echo(f"wrote {out_dir}: test R² {t['r2']:.3f} ({'log ' if log else ''}{target}), "
+    click.echo(f"wrote {out_dir}: test R² {t['r2']:.3f} ({'log ' if log_scale else ''}{target}), "
                f"AUC {t['auc']:.3f} for {target} > {threshold:g} (n={t['n']}), best epoch "
                f"{m['best_epoch']}, {m['train_seconds']:.0f} s")
     if shortcut_check and "shortcut" in m:
         d = m["shortcut"]["device_on_off"]
         click.echo(f"shortcut check: switching the device on changes the prediction by "
-                   f"{d['device_dy_mean']:+.3f} ({'log ' if log else ''}{target}; 95% CI "
+                   f"{d['device_dy_mean']:+.3f} ({'log ' if log_scale else ''}{target}; 95% CI "
                    f"{d['device_dy_ci_low']:+.3f} to {d['device_dy_ci_high']:+.3f}, n={d['n']})")
 
 
@@ -263,7 +263,7 @@ def _predict_table(src, out, model_spec, csv_model, column, csv_column, data_dir
 @click.option("--target", default="bnpp", show_default=True, help="Ground-truth column.")
 @click.option("--threshold", type=FINITE, default=400.0, show_default=True,
               help="Positive means target > threshold.")
-@click.option("--log/--no-log", default=True, show_default=True,
+@click.option("--log/--no-log", "log_scale", default=True, show_default=True,
               help="Sequences and λ tolerance on the log scale.")
 @click.option("--split", type=click.Choice(SPLIT_CHOICES), default=None,
               help="Rows for predictions, class means, sequences and the four patients "
@@ -300,7 +300,7 @@ def _predict_table(src, out, model_spec, csv_model, column, csv_column, data_dir
 @click.option("--overwrite", is_flag=True, help="Replace EXP_DIR if it exists.")
 @model_options
 def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, prediction_column, data_dir,
-            target, threshold, log, split, frames, permutations, alpha, correction, lambda_max, tol,
+            target, threshold, log_scale, split, frames, permutations, alpha, correction, lambda_max, tol,
             max_calls, local_lambda_max, attributions, ig_steps, sg_samples, images, direction,
             oracle, seed, overwrite, **kw) -> None:
     """Explain a CNN with SEE-GAAN: global and local sequences, λ search, attribution maps.
@@ -330,7 +330,7 @@ def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, predictio
     picks = None
     if images is not None:
         picks = tuple(s.strip() for s in images.split(","))
-    cfg = ExplainConfig(target=target, threshold=threshold, log=log, split=split, frames=frames,
+    cfg = ExplainConfig(target=target, threshold=threshold, log_scale=log_scale, split=split, frames=frames,
                         permutations=permutations, alpha=alpha, correction=correction,
                         local_lambda_max=local_lambda_max, lambda_max=lambda_max, tol=tol,
                         max_calls=max_calls, attributions=methods, images=picks,
@@ -343,7 +343,7 @@ def explain(checkpoint, latents, out_dir, model_spec, predictions_csv, predictio
                     data_dir=data_dir, config=cfg,
                     attribution_settings=AttributionSettings(ig_steps=ig_steps, sg_samples=sg_samples,
                                                              seed=seed),
-                    overwrite=overwrite, log=_echo_line)
+                    overwrite=overwrite, echo=_echo_line)
     from seegaan.explain.methods import load_explanation, read_manifest
 
     p = s["predictions"]

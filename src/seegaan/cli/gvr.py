@@ -26,7 +26,7 @@ def gvr() -> None:
     """Generative Visual Rationales: a latent predictor, and what the film must lose to change its mind.
 
     \b
-    seegaan gvr fit latents.parquet --target bnpp --log --kind linear --out runs/gvr/pred
+    seegaan gvr fit latents.parquet --target bnpp --log --architecture linear --out runs/gvr/pred
     seegaan gvr explain CKPT latents.parquet --predictor runs/gvr/pred --cases tp,fp --out runs/gvr/exp
     seegaan gvr bias-test CKPT latents.parquet --out runs/gvr/bias
     seegaan gvr shortcut CKPT --out runs/gvr/shortcut
@@ -36,8 +36,10 @@ def gvr() -> None:
 @gvr.command("fit")
 @click.argument("latents", type=click.Path(path_type=Path))
 @click.option("--target", default="bnpp", show_default=True, help="Column of the latent table to predict.")
-@click.option("--log/--no-log", default=True, show_default=True, help="Regress log(target).")
-@click.option("--kind", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True,
+@click.option("--log/--no-log", "log_scale", default=True, show_default=True, help="Regress log(target).")
+# --kind is the option's old name, kept so that existing scripts run.
+@click.option("--architecture", "--kind", "architecture", type=click.Choice(["linear", "mlp"]),
+              default="linear", show_default=True,
               help="linear: ridge / logistic; mlp: one hidden layer with early stopping.")
 @click.option("--threshold", type=float, default=400.0, show_default=True,
               help="Cut-off on the original scale (probability for a 0/1 target).")
@@ -47,7 +49,7 @@ def gvr() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Predictor directory.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing predictor directory.")
-def fit(latents: Path, target: str, log: bool, kind: str, threshold: float, hidden: int,
+def fit(latents: Path, target: str, log_scale: bool, architecture: str, threshold: float, hidden: int,
         holdout: float, seed: int, out: Path, overwrite: bool) -> None:
     """Fit a latent predictor on LATENTS and write it as safetensors + JSON."""
     from seegaan.gvr import PredictorConfig, fit_predictor, save_predictor
@@ -55,7 +57,7 @@ def fit(latents: Path, target: str, log: bool, kind: str, threshold: float, hidd
     from seegaan.utils.fsio import check_output
 
     check_output(out, overwrite)
-    cfg = PredictorConfig(target=target, kind=kind, log=log, threshold=threshold, hidden=hidden,
+    cfg = PredictorConfig(target=target, architecture=architecture, log_scale=log_scale, threshold=threshold, hidden=hidden,
                           holdout=holdout, seed=seed)
     cfg.check()
     pred, rep = fit_predictor(load_latents(latents), cfg)
@@ -113,7 +115,7 @@ def explain(checkpoint: Path, latents: Path, predictor_dir: Path, images: str | 
     ae = seegaan.load_autoencoder(checkpoint, device=device)
     summary = explain_cases(ae, table, pred, out, images=images.split(",") if images else None,
                             cases=cases.split(",") if cases else None, data_dir=data_dir,
-                            config=cfg, overwrite=overwrite, log=lambda line: click.echo(f"  {line}"))
+                            config=cfg, overwrite=overwrite, echo=lambda line: click.echo(f"  {line}"))
     click.echo(f"wrote {out}: {len(summary['cases'])} films, overlay.png, sequence.png, "
                "rationale.gif, result.json, manifest.json")
 
@@ -122,7 +124,7 @@ def explain(checkpoint: Path, latents: Path, predictor_dir: Path, images: str | 
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("latents", type=click.Path(path_type=Path))
 @click.option("--target", default="bnpp", show_default=True)
-@click.option("--log/--no-log", default=True, show_default=True)
+@click.option("--log/--no-log", "log_scale", default=True, show_default=True)
 @click.option("--threshold", type=float, default=400.0, show_default=True)
 @click.option("--n-films", type=click.IntRange(2), default=60, show_default=True,
               help="Held-out diseased films rated (the paper read 50 per reader and model).")
@@ -133,7 +135,7 @@ def explain(checkpoint: Path, latents: Path, predictor_dir: Path, images: str | 
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True)
-def bias_test(checkpoint: Path, latents: Path, target: str, log: bool, threshold: float,
+def bias_test(checkpoint: Path, latents: Path, target: str, log_scale: bool, threshold: float,
               n_films: int, n_small: int, beta: float, seed: int, device: str, out: Path,
               overwrite: bool) -> None:
     """Correct vs overfitted predictor: which factors their rationales change (oracle-read)."""
@@ -148,8 +150,8 @@ def bias_test(checkpoint: Path, latents: Path, target: str, log: bool, threshold
     cfg.check()
     table = load_latents(latents)
     ae = seegaan.load_autoencoder(checkpoint, device=device)
-    res = run(ae, table, out, target=target, log=log, threshold=threshold, config=cfg,
-              overwrite=overwrite, say=lambda line: click.echo(f"  {line}"))
+    res = run(ae, table, out, target=target, log_scale=log_scale, threshold=threshold, config=cfg,
+              overwrite=overwrite, echo=lambda line: click.echo(f"  {line}"))
     click.echo(res["table_frame"][["factor", "correct %", "correct 95% CI", "overfitted %",
                                    "overfitted 95% CI", "paper correct %", "paper overfitted %"]]
                .to_string(index=False, float_format=lambda v: f"{v:.1f}"))
@@ -181,6 +183,6 @@ def shortcut(checkpoint: Path, n_images: int, targets: str, n_films: int, beta: 
     cfg = ShortcutConfig(n_images=n_images, targets=parse_targets(targets), n_films=n_films,
                          beta=beta, seed=seed)
     ae = seegaan.load_autoencoder(checkpoint, device=device)
-    res = shortcut_test(ae, out, cfg, overwrite=overwrite, say=lambda line: click.echo(f"  {line}"))
+    res = shortcut_test(ae, out, cfg, overwrite=overwrite, echo=lambda line: click.echo(f"  {line}"))
     click.echo(res["verdict"])
     click.echo(f"wrote {out}: shortcut.json, readout.csv, readout.png, inverse.png")

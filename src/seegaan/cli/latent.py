@@ -83,7 +83,9 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str | None, batch
               help="Last λ of a local sequence.")
 @click.option("--frames", type=click.IntRange(min=2), default=10, show_default=True,
               help="Frames in the sequence.")
-@click.option("--kind", type=click.Choice(["auto", "qualitative", "quantitative"]),
+# --kind is the option's old name, kept so that existing scripts run.
+@click.option("--feature-type", "--kind", "feature_type",
+              type=click.Choice(["auto", "qualitative", "quantitative"]),
               default="auto", show_default=True,
               help="auto: qualitative when --from/--to are given or the feature has ≤ 2 values.")
 @click.option("--range", "percentiles", type=(FINITE, FINITE), default=(5.0, 95.0),
@@ -112,7 +114,7 @@ def encode(checkpoint: Path, data_dir: Path, out: Path, split: str | None, batch
 @click.option("--overwrite", is_flag=True, help="Replace an existing SEQ_DIR.")
 def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_level: str | None,
              to_level: str | None, image_id: str | None, lambda_max: float, frames: int,
-             kind: str, percentiles: tuple[float, float], backend: str, split: str | None,
+             feature_type: str, percentiles: tuple[float, float], backend: str, split: str | None,
              permutations: int, alpha: float | None, correction: str, permute: str, seed: int,
              vlim: float | None, fps: float, batch_size: int, device: str,
              overwrite: bool) -> None:
@@ -137,12 +139,12 @@ def sequence(checkpoint: Path, latents: Path, feature: str, out: Path, from_leve
     check_not_input(out, [checkpoint, latents])
     with output_lock(out):
         _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id, lambda_max,
-                  frames, kind, percentiles, backend, split, permutations, alpha, correction,
+                  frames, feature_type, percentiles, backend, split, permutations, alpha, correction,
                   permute, seed, vlim, fps, batch_size, device, overwrite)
 
 
 def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id, lambda_max,
-              frames, kind, percentiles, backend, split, permutations, alpha, correction, permute,
+              frames, feature_type, percentiles, backend, split, permutations, alpha, correction, permute,
               seed, vlim, fps, batch_size, device, overwrite) -> None:
     from seegaan.latent.samplesize import selection_warnings
     from seegaan.latent.select import find_image, select_rows
@@ -169,7 +171,7 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
         find_image(table, image_id)
         sel = select_rows(table, feature, split, "qualitative", from_level, to_level)
     else:
-        sel = select_rows(table, feature, split, kind, from_level, to_level)
+        sel = select_rows(table, feature, split, feature_type, from_level, to_level)
     ae = _load(checkpoint, device)
     check_compatible(ae, table, str(checkpoint))
     from seegaan.latent.sequence import check_memory
@@ -184,7 +186,7 @@ def _sequence(checkpoint, latents, feature, out, from_level, to_level, image_id,
                                 to_level=to_level, lambda_max=lambda_max, **common)
     else:
         result = global_sequence(ae, table, feature, from_level=from_level, to_level=to_level,
-                                 kind=kind, percentiles=percentiles, backend=backend, **common)
+                                 feature_type=feature_type, percentiles=percentiles, backend=backend, **common)
     result.options.update(checkpoint=str(checkpoint), latents=str(latents))
     write_sequence(result, out, overwrite=overwrite, vlim=vlim, fps=fps)
     sig = ""

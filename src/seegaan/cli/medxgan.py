@@ -214,7 +214,7 @@ def explain(run, data_dir, images, cases, out, restarts, steps, frames, lig_step
     if not films:
         raise OptionError("no film to explain (the requested categories are empty)")
     rec = explain_to_dir(G, C, films, out, info, _settings(restarts, steps, frames, lig_steps, seed),
-                         overwrite=overwrite, log=lambda m: click.echo(m, err=True))
+                         overwrite=overwrite, echo=lambda m: click.echo(m, err=True))
     click.echo(f"{len(rec['films'])} film(s) explained -> {out}")
 
 
@@ -246,7 +246,7 @@ def evaluate(run, data_dir, n_films, k, n_generated, out, restarts, steps, frame
     films, ids = positive_test_films(data_dir, target, threshold, n_films, seed=seed)
     s = EvalSettings(k=k, n_generated=n_generated, seed=seed,
                      explain=_settings(restarts, steps, frames, lig_steps, seed))
-    result = evaluate_medxgan(G, C, films, ids, s, log=lambda m: click.echo(m, err=True))
+    result = evaluate_medxgan(G, C, films, ids, s, echo=lambda m: click.echo(m, err=True))
     evaluate_to_dir(result, out, {"checkpoint": info.get("path"), "classifier": C.describe(),
                                   "data_dir": str(data_dir)}, overwrite=overwrite)
     click.echo(table_markdown(result), nl=False)

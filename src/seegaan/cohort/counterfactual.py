@@ -30,7 +30,7 @@ class Factor:
     name: str  # keyword of counterfactual()
     gt: str  # the gt_* column it drives
     change: float | str  # documented one-factor change ("+15%", "+30", "toggle", ...)
-    kind: str  # "continuous" or "switch" (0/1; "toggle" turns it on or off)
+    value_type: str  # "continuous" or "switch" (0/1; "toggle" turns it on or off)
     versions: tuple[int, ...]  # cohort versions that render it
     meaning: str
 
@@ -52,7 +52,7 @@ FACTORS: dict[str, Factor] = {f.name: f for f in (
     Factor("diaphragm_mm", "gt_diaphragm", "+15", "continuous", (2,), "shape: dome elevation, mm"),
     Factor("heart_shift_mm", "gt_heart_shift", "+8", "continuous", (2,), "shape: heart position, mm"),
 )}
-SWITCHES = {k for k, f in FACTORS.items() if f.kind == "switch"}
+SWITCHES = {k for k, f in FACTORS.items() if f.value_type == "switch"}
 
 
 @dataclass

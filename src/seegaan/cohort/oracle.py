@@ -39,6 +39,7 @@ from seegaan.cohort.clinical import sample_subjects
 from seegaan.cohort.render import ground_truth
 from seegaan.cohort.subject import Subject
 from seegaan.errors import CheckpointError, OptionError
+from seegaan.utils.renamed import renamed_keywords
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "oracle"
 ASSET_DIRS = {1: ASSET_DIR, 2: ASSET_DIR / "v2"}  # one oracle per cohort version
@@ -241,8 +242,9 @@ def evaluate(oracle: Oracle, n: int = 1500, seed: int = 777, size: int = 64,
     return out
 
 
+@renamed_keywords(log="echo")
 def train_oracle(out: str | os.PathLike, n: int = 8000, epochs: int = 14, seed: int = 0,
-                 workers: int = 0, log=print, version: int = 1, eval_n: int = 1500) -> Oracle:
+                 workers: int = 0, echo=print, version: int = 1, eval_n: int = 1500) -> Oracle:
     """Render ``n`` training films, fit the CNN, measure held-out R², save safetensors + JSON."""
     from safetensors.torch import save_file
 
@@ -261,7 +263,7 @@ def train_oracle(out: str | os.PathLike, n: int = 8000, epochs: int = 14, seed: 
     cfg.mean = y.mean(0).tolist()
     cfg.std = y.std(0).clamp_min(1e-6).tolist()
     yz = (y - torch.tensor(cfg.mean)) / torch.tensor(cfg.std)
-    log(f"rendered {n} training images in {time.perf_counter() - t0:.0f} s")
+    echo(f"rendered {n} training images in {time.perf_counter() - t0:.0f} s")
     net = OracleNet(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
     bs = 64
@@ -286,10 +288,10 @@ def train_oracle(out: str | os.PathLike, n: int = 8000, epochs: int = 14, seed: 
             opt.step()
             sched.step()
             tot += float(loss.detach()) * len(idx)
-        log(f"epoch {ep + 1}/{epochs} loss {tot / n:.4f} ({time.perf_counter() - t0:.0f} s)")
+        echo(f"epoch {ep + 1}/{epochs} loss {tot / n:.4f} ({time.perf_counter() - t0:.0f} s)")
     oracle = Oracle(net.eval(), cfg)
     cfg.metrics = evaluate(oracle, n=eval_n, workers=workers)
-    log("held-out R²: " + ", ".join(f"{k} {v:.3f}" for k, v in cfg.metrics.items()))
+    echo("held-out R²: " + ", ".join(f"{k} {v:.3f}" for k, v in cfg.metrics.items()))
     with atomic_dir(out, overwrite=True) as tmp:
         state = {k: v.contiguous() for k, v in net.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"))

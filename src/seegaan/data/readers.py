@@ -189,8 +189,8 @@ def _read_dicom(path: Path) -> np.ndarray:
     except (ValueError, AttributeError, KeyError, TypeError, EOFError) as err:
         # Missing image-pixel elements or fewer bytes than Rows x Columns promise.
         text = _short(err)
-        kind = "truncated pixel data" if "less than expected" in text else "unreadable pixel data"
-        raise InputError(f"{path}: {kind} ({text})") from None
+        problem = "truncated pixel data" if "less than expected" in text else "unreadable pixel data"
+        raise InputError(f"{path}: {problem} ({text})") from None
 
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric == "PALETTE COLOR":

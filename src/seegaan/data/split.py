@@ -22,6 +22,7 @@ import pandas as pd
 
 from seegaan.data.prepared import SPLITS
 from seegaan.errors import OptionError
+from seegaan.utils.renamed import renamed_keywords
 
 
 def parse_fractions(text: str | tuple | list) -> tuple[float, float, float]:
@@ -44,12 +45,12 @@ def parse_fractions(text: str | tuple | list) -> tuple[float, float, float]:
     return tuple(v / total for v in values)  # type: ignore[return-value]
 
 
-def _strata(patients: pd.Series, stratify: pd.Series | None, kind: str) -> pd.Series:
+def _strata(patients: pd.Series, stratify: pd.Series | None, stratify_type: str) -> pd.Series:
     """One stratum label per patient (index: patient id)."""
     if stratify is None:
         return pd.Series("all", index=pd.Index(sorted(patients.unique())))
     frame = pd.DataFrame({"p": patients.to_numpy(), "s": stratify.to_numpy()})
-    if kind == "numeric":
+    if stratify_type == "numeric":
         # Quartiles of the per-patient mean keep the split balanced on e.g. age or BNPP.
         per = frame.groupby("p")["s"].mean()
         bins = per.rank(method="first", pct=True).mul(4).clip(upper=3.999).floordiv(1)
@@ -62,12 +63,13 @@ def _strata(patients: pd.Series, stratify: pd.Series | None, kind: str) -> pd.Se
     return label.sort_index()
 
 
+@renamed_keywords(kind="stratify_type")
 def patient_split(patients: pd.Series, fractions=(0.8, 0.1, 0.1), seed: int = 0,
-                  stratify: pd.Series | None = None, kind: str = "categorical") -> pd.Series:
+                  stratify: pd.Series | None = None, stratify_type: str = "categorical") -> pd.Series:
     """Assign every image a split (``train``/``val``/``test``) so no patient is in two.
 
     ``patients`` holds one patient id per image; ``stratify`` (same length, optional) is a
-    feature to balance across splits, ``kind`` says whether it is ``"numeric"`` (balanced by
+    feature to balance across splits, ``stratify_type`` says whether it is ``"numeric"`` (balanced by
     quartile) or ``"categorical"``. Returns a Series aligned with ``patients``.
 
     Example::
@@ -77,7 +79,7 @@ def patient_split(patients: pd.Series, fractions=(0.8, 0.1, 0.1), seed: int = 0,
     fractions = parse_fractions(fractions)
     patients = patients.astype(str).reset_index(drop=True)
     counts = patients.value_counts()
-    strata = _strata(patients, None if stratify is None else stratify.reset_index(drop=True), kind)
+    strata = _strata(patients, None if stratify is None else stratify.reset_index(drop=True), stratify_type)
     rng = np.random.default_rng(seed)
     bounds = np.cumsum(fractions)
     assign: dict[str, str] = {}

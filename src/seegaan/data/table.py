@@ -120,7 +120,7 @@ def _categorical(series: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna(), None)
 
 
-def _infer_kind(series: pd.Series) -> str:
+def _infer_value_type(series: pd.Series) -> str:
     """Numeric when (nearly) every value parses as a number and the values are not just 0/1.
 
     "Nearly": a column that is at least 90 % numbers is taken as numeric, so that a typo
@@ -297,22 +297,22 @@ def _features(df: pd.DataFrame, csv: Path, spec: TableSpec
         for col in df.columns:
             if col in taken or col.startswith("__") or col.startswith("Unnamed:"):
                 continue
-            target = numeric if _infer_kind(df[col]) == "numeric" else categorical
+            target = numeric if _infer_value_type(df[col]) == "numeric" else categorical
             target[col] = col
     wanted = [(name, col, "numeric") for name, col in numeric.items()]
     wanted += [(name, col, "categorical") for name, col in categorical.items()]
-    for name, col, kind in wanted:
+    for name, col, value_type in wanted:
         if col not in df.columns and name not in spec.optional:
-            _need(df, col, csv, f"--{kind}")
+            _need(df, col, csv, f"--{value_type}")
     wanted = [w for w in wanted if w[1] in df.columns]
     position = {c: k for k, c in enumerate(df.columns)}
     wanted.sort(key=lambda w: position[w[1]])
     features: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}
-    for name, col, kind in wanted:
-        columns[name] = (_numeric(df, name, col, csv) if kind == "numeric"
+    for name, col, value_type in wanted:
+        columns[name] = (_numeric(df, name, col, csv) if value_type == "numeric"
                          else _categorical(df[col]))
-        features[name] = kind
+        features[name] = value_type
     reserved = {"image_id", "patient_id", "split", "source_path"} & set(features)
     if reserved:
         raise OptionError(f"feature {sorted(reserved)[0]!r}: this name is reserved for the index")

@@ -98,7 +98,7 @@ def _chi2_test(table: np.ndarray) -> tuple[str, float]:
 
 def table1(index: pd.DataFrame, features: dict[str, str], group_col: str = "split",
            skewed: list[str] | None = None) -> pd.DataFrame:
-    """Build Table 1 from an index (one row per radiograph) and its feature kinds.
+    """Build Table 1 from an index (one row per radiograph) and its features' value types.
 
     Columns: ``variable``, ``level``, ``statistic``, ``overall``, one per split present,
     ``method`` (the test used), ``p_value`` (float; blank where no test applies).
@@ -120,10 +120,10 @@ def table1(index: pd.DataFrame, features: dict[str, str], group_col: str = "spli
 
     add("radiographs", "", "n", {k: str(len(v)) for k, v in parts.items()})
     add("patients", "", "n", {k: str(v["patient_id"].nunique()) for k, v in parts.items()})
-    for name, kind in features.items():
+    for name, value_type in features.items():
         if name not in index.columns:
             continue
-        if kind == "numeric":
+        if value_type == "numeric":
             values = {k: pd.to_numeric(v[name], errors="coerce").dropna().to_numpy(dtype=float)
                       for k, v in parts.items()}
             skew = (is_skewed(values["overall"]) if skewed is None else name in skewed)

@@ -6,7 +6,7 @@ when every stage has finished; it ends with ``report.html``.
 Example::
 
     from seegaan.demo import DemoConfig, run_demo
-    report = run_demo(DemoConfig.make("runs/demo", quick=True), log=print)
+    report = run_demo(DemoConfig.make("runs/demo", quick=True), echo=print)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from seegaan.demo.config import DemoConfig
 from seegaan.errors import OptionError
 from seegaan.utils.fsio import atomic_dir, check_output, write_json
+from seegaan.utils.renamed import renamed_keywords
 
 __all__ = ["DemoConfig", "run_demo"]
 
@@ -56,7 +57,8 @@ def _relocate(tmp: Path, final: Path) -> None:
             path.write_text(changed, errors="surrogateescape")
 
 
-def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
+@renamed_keywords(log="echo")
+def run_demo(cfg: DemoConfig, echo: Callable[[str], None] | None = None,
              overwrite: bool = False) -> Path:
     """Run every stage into ``cfg.out`` (atomically) and return the path of ``report.html``.
 
@@ -68,7 +70,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] | None = None,
     from seegaan.demo import stage_gvr, stages
     from seegaan.report import build_report
 
-    say = log or (lambda _line: None)
+    say = echo or (lambda _line: None)
     cfg.check()
     final = Path(cfg.out)
     check_output(final, overwrite)

@@ -25,7 +25,7 @@ def benchmark_stage(run: Any) -> None:
                                 seed=cfg.seed + 1000, size=cfg.size,
                                 models=dataclasses.replace(base.models, size=cfg.size))
     s = run_benchmark(run.root / "benchmark", bcfg, autoencoder=run.ae,
-                      log=lambda line: run.say("      " + line))
+                      echo=lambda line: run.say("      " + line))
     short = s["shortcut_test"]
     run.notes["benchmark"] = {"true_device_dy": s["true_device_dy"], "shortcut_test": short,
                               "timings_s": s["timings_s"]}

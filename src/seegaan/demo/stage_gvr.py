@@ -27,7 +27,7 @@ def gvr_stage(run: Any) -> None:
     cfg = run.cfg
     out = run.root / "gvr"
     out.mkdir(exist_ok=True)
-    pred, rep = fit_predictor(run.table, PredictorConfig(target="bnpp", kind="linear", log=True,
+    pred, rep = fit_predictor(run.table, PredictorConfig(target="bnpp", architecture="linear", log_scale=True,
                                                           threshold=cfg.bnpp_threshold, seed=cfg.seed))
     save_predictor(pred, out / "predictor")
     h = rep["heldout"]
@@ -38,16 +38,16 @@ def gvr_stage(run: Any) -> None:
               if isinstance(cases.get(c), dict) and cases[c].get("image_id")]
     note: dict[str, Any] = {"predictor": {"heldout": h, "n_fit": rep["n_fit"]}}
     if picked:
-        log = lambda line: run.say("      " + line)  # noqa: E731
+        echo = lambda line: run.say("      " + line)  # noqa: E731
         explain_cases(run.ae, run.table, pred, out / "fig6", images=[i for _, i in picked],
                       labels=[f"Fig. 6 {c}" for c, _ in picked], data_dir=run.data_dir,
-                      config=GVRConfig(frames=cfg.frames), log=log)
+                      config=GVRConfig(frames=cfg.frames), echo=echo)
         tn = [i for c, i in picked if c == "TN"] or [picked[0][1]]
         explain_cases(run.ae, run.table, pred, out / "inverse", images=tn[:1], labels=["Fig. 6 TN"],
-                      data_dir=run.data_dir, config=GVRConfig(frames=cfg.frames, inverse=True), log=log)
+                      data_dir=run.data_dir, config=GVRConfig(frames=cfg.frames, inverse=True), echo=echo)
     else:
         note["cases"] = "the explain stage picked no films"
-    res = bias_test(run.ae, run.table, out / "bias", target="bnpp", log=True,
+    res = bias_test(run.ae, run.table, out / "bias", target="bnpp", log_scale=True,
                     threshold=cfg.bnpp_threshold, config=BiasConfig(seed=cfg.seed),
                     say=lambda line: run.say("      " + line))
     heart = res["table"][0]

@@ -63,7 +63,7 @@ def _medxgan_stage(run: DemoRun) -> None:
         inversion=InversionSettings(restarts=b["restarts"], steps=b["steps"], seed=cfg.seed),
         frames=b["frames"], lig_steps=b["lig_steps"])
     rec = explain_to_dir(G, C, films, run.root / "medxgan", info, settings, overwrite=True,
-                         log=lambda line: run.say("      " + line))
+                         echo=lambda line: run.say("      " + line))
     if not exact:
         run.say("      note: this run's CNN differs bit-wise from the one the bundled medXGAN "
                 "was trained against")

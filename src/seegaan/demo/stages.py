@@ -311,10 +311,10 @@ def cnn_stage(run: DemoRun) -> None:
     from seegaan.explain.train_cnn import CNNTrainConfig, train_cnn
 
     cfg = run.cfg
-    ccfg = CNNTrainConfig(target="bnpp", log=True, threshold=cfg.bnpp_threshold, arch=cfg.cnn_arch,
+    ccfg = CNNTrainConfig(target="bnpp", log_scale=True, threshold=cfg.bnpp_threshold, arch=cfg.cnn_arch,
                           epochs=cfg.cnn_epochs, max_train=cfg.cnn_max_train, seed=cfg.seed,
                           threads=cfg.threads or None)
-    m = train_cnn(run.data_dir, run.root / "cnn", ccfg, log=lambda line: run.say("      " + line))
+    m = train_cnn(run.data_dir, run.root / "cnn", ccfg, echo=lambda line: run.say("      " + line))
     run.say(f"      test R² {m['test']['r2']:.3f}, AUC (BNPP > {cfg.bnpp_threshold:g}) "
             f"{m['test']['auc']:.3f}")
 
@@ -342,7 +342,7 @@ def explain_stage(run: DemoRun, announce: Callable[[int, str], None]) -> None:
             announce(9, "TP/TN/FP/FN explanations, attribution maps, λ search (Fig. 6)")
 
     run.notes["_t8"] = time.perf_counter()
-    ecfg = ExplainConfig(target="bnpp", threshold=cfg.bnpp_threshold, log=True, split="test",
+    ecfg = ExplainConfig(target="bnpp", threshold=cfg.bnpp_threshold, log_scale=True, split="test",
                          frames=cfg.frames, permutations=cfg.permutations, alpha=cfg.alpha,
                          correction=cfg.correction, local_lambda_max=cfg.local_lambda_max,
                          seed=cfg.seed)
@@ -350,7 +350,7 @@ def explain_stage(run: DemoRun, announce: Callable[[int, str], None]) -> None:
     out = run.root / "fig5_6_explain"
     run.explain_summary = explain(run.checkpoint, run.table, out, model=model,
                                   data_dir=run.data_dir, config=ecfg, autoencoder=run.ae,
-                                  log=lambda line: run.say("      " + line.strip()), on_step=on_step)
+                                  echo=lambda line: run.say("      " + line.strip()), on_step=on_step)
     if state["stage"] == 8:  # no per-case step ran: still close stage 9
         announce(9, "TP/TN/FP/FN explanations (no cases found)")
         run.timings["8 BNPP sequences"] = time.perf_counter() - run.notes.pop("_t8")
@@ -363,7 +363,7 @@ def explain_stage(run: DemoRun, announce: Callable[[int, str], None]) -> None:
               "prediction": np.exp(_log_predictions(run, model))}
     for key in ("truth", "prediction"):
         g = man["global"][key]
-        v = np.log(values[key]) if man["log"] else values[key]
+        v = np.log(values[key]) if man["log_scale"] else values[key]
         run.sequences[f"explain/{key}"] = _reload_sequence(run, out / g["dir"], g["feature"], v)
 
 

@@ -37,6 +37,7 @@ from torch import nn
 
 from seegaan.errors import ModelError, OptionError
 from seegaan.explain.adapter import InputAdapter
+from seegaan.utils.renamed import renamed_keywords
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit", ".torchscript")
 ONNX_REFUSAL = ("ONNX models give predictions only; gradient methods ({methods}) need a "
@@ -56,7 +57,7 @@ class ExplainableModel:
     else — input mapping, choosing the output, the NaN check, batching — lives here once.
     """
 
-    kind = "model"
+    model_format = "model"                   # how it was loaded: torchscript, onnx, ...
     supports_gradients = True
 
     def __init__(self, name: str, adapter: InputAdapter) -> None:
@@ -101,24 +102,25 @@ class ExplainableModel:
         return np.exp(s) if self.adapter.log_output else s
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "supports_gradients": self.supports_gradients,
+        return {"name": self.name, "model_format": self.model_format, "supports_gradients": self.supports_gradients,
                 "input_adapter": self.adapter.to_dict()}
 
 
 class TorchModel(ExplainableModel):
     """Any ``nn.Module`` (Python or TorchScript) in eval mode."""
 
-    def __init__(self, name: str, module: nn.Module, adapter: InputAdapter, kind: str,
+    @renamed_keywords(kind="model_format")
+    def __init__(self, name: str, module: nn.Module, adapter: InputAdapter, model_format: str,
                  gradcam_layer: str | None = None) -> None:
         super().__init__(name, adapter)
         self.module = module.eval()
         for p in self.module.parameters():
             # Attributions differentiate w.r.t. the input only; frozen weights save memory.
             p.requires_grad_(False)
-        self.kind = kind
+        self.model_format = model_format
         self._layer_name = gradcam_layer
         self._layer: nn.Module | None = None
-        if kind == "torchscript":
+        if model_format == "torchscript":
             self.gradcam_unavailable = ("TorchScript inlines its layers, so Grad-CAM has nothing to "
                                         "hook; load the model as package.module:factory + --weights")
 
@@ -130,7 +132,7 @@ class TorchModel(ExplainableModel):
                              f"{tuple(x.shape)} ({_first_line(err)})") from None
 
     def gradcam_layer(self) -> nn.Module | None:
-        if self.kind == "torchscript":
+        if self.model_format == "torchscript":
             return None
         if self._layer is None:
             modules = dict(self.module.named_modules())
@@ -199,7 +201,7 @@ def choose_gradcam_layer(module: nn.Module, adapter: InputAdapter,
 class OnnxModel(ExplainableModel):
     """An ONNX graph run by onnxruntime on the CPU. Forward only: no gradients exist here."""
 
-    kind = "onnx"
+    model_format = "onnx"
     supports_gradients = False
     gradcam_unavailable = "ONNX models give predictions only"
 
@@ -282,7 +284,7 @@ def _load_cnn_dir(path: Path, adapter: InputAdapter | None, gradcam_layer: str |
     module, config = load_reference_cnn(path)
     if adapter is None:
         adapter = InputAdapter.from_dict(config.get("input_adapter", {}))
-    return TorchModel(str(path), module, adapter, kind="seegaan-cnn", gradcam_layer=gradcam_layer)
+    return TorchModel(str(path), module, adapter, model_format="seegaan-cnn", gradcam_layer=gradcam_layer)
 
 
 def _load_torchscript(path: Path, adapter: InputAdapter | None) -> TorchModel:
@@ -300,7 +302,7 @@ def _load_torchscript(path: Path, adapter: InputAdapter | None) -> TorchModel:
         raise ModelError(f"{path}: does not load as TorchScript ({_first_line(err)}); "
                          "export with torch.jit.script/trace, or use package.module:factory "
                          "with --weights") from None
-    return TorchModel(str(path), module, adapter or InputAdapter(), kind="torchscript")
+    return TorchModel(str(path), module, adapter or InputAdapter(), model_format="torchscript")
 
 
 def _load_onnx(path: Path, adapter: InputAdapter | None) -> OnnxModel:
@@ -366,7 +368,7 @@ def _load_entry_point(spec: str, weights: str | os.PathLike | None, adapter: Inp
             module.load_state_dict(state, strict=True)
         except RuntimeError as err:
             raise ModelError(f"{weights}: does not match {spec} ({_first_line(err)})") from None
-    return TorchModel(spec, module, adapter or InputAdapter(), kind="entry-point",
+    return TorchModel(spec, module, adapter or InputAdapter(), model_format="entry-point",
                       gradcam_layer=gradcam_layer)
 
 
@@ -426,7 +428,7 @@ def _load_txrv(name: str, weights_dir: str | os.PathLike | None, adapter: InputA
         raise ModelError(f"{found}: does not match txrv:{name} ({_first_line(err)})") from None
     if adapter is None:
         adapter = InputAdapter(**TXRV_ADAPTER)
-    model = TorchModel(f"txrv:{name}", module, adapter, kind="torchxrayvision",
+    model = TorchModel(f"txrv:{name}", module, adapter, model_format="torchxrayvision",
                        gradcam_layer=gradcam_layer)
     model.labels = labels
     return model

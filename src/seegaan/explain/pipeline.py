@@ -60,13 +60,15 @@ from seegaan.explain.selection import (
 )
 from seegaan.latent.store import LatentTable, load_latents
 from seegaan.utils.fsio import atomic_dir, check_output, write_json
+from seegaan.utils.renamed import renamed_fields, renamed_keywords
 
 
+@renamed_fields(log="log_scale")
 @dataclass
 class ExplainConfig:
     target:        str = "bnpp"        # ground-truth column of the latent table
     threshold:     float = 400.0       # positive means target > threshold
-    log:           bool = True         # sequences and the tolerance on the log scale
+    log_scale:     bool = True         # sequences and the tolerance on the log scale
     split:         str = "test"        # rows used for group means, sequences and selection
     frames:        int = 10            # frames per sequence
     permutations:  int = 100           # permutation-test size B (0: no test)
@@ -74,7 +76,7 @@ class ExplainConfig:
     correction:    str = "none"        # none | fdr | maxt
     local_lambda_max: float = 1.0      # last lambda of the TP/TN local sequences
     lambda_max:    float = 4.0         # lambda search: largest lambda tried
-    tol:           float = 0.01        # lambda search tolerance (log scale when log)
+    tol:           float = 0.01        # lambda search tolerance (log scale when log_scale)
     max_calls:     int = 60            # lambda search: model-call budget per patient
     attributions:  tuple[str, ...] | None = None  # None: all when the model has gradients
     images:        tuple[str, ...] | None = None  # TP, TN, FP, FN image ids (None: automatic)
@@ -89,7 +91,7 @@ class ExplainConfig:
 def _check(cfg: ExplainConfig) -> None:
     if cfg.direction not in ("truth", "prediction"):
         raise OptionError(f"--direction {cfg.direction}: choose truth or prediction")
-    if cfg.log and cfg.threshold <= 0:
+    if cfg.log_scale and cfg.threshold <= 0:
         raise OptionError(f"--threshold {cfg.threshold:g}: must be positive on the log scale")
     if cfg.frames < 3:
         raise OptionError(f"--frames {cfg.frames}: need at least 3")
@@ -97,9 +99,9 @@ def _check(cfg: ExplainConfig) -> None:
         raise OptionError("--tol, --lambda-max and --local-lambda-max must be positive")
 
 
-def _scale(values: np.ndarray, log: bool, what: str) -> np.ndarray:
+def _scale(values: np.ndarray, log_scale: bool, what: str) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
-    if not log:
+    if not log_scale:
         return v
     if (v[np.isfinite(v)] <= 0).any():
         raise InputError(f"{what}: has values <= 0, which have no log (pass --no-log)")
@@ -112,7 +114,7 @@ def _global(ae, table: LatentTable, feature: str, cfg: ExplainConfig):
     from seegaan.latent import global_sequence
 
     return global_sequence(ae, table, feature, frames=cfg.frames, split=cfg.split,
-                           kind="quantitative", permutations=cfg.permutations, alpha=cfg.alpha,
+                           feature_type="quantitative", permutations=cfg.permutations, alpha=cfg.alpha,
                            correction=cfg.correction, seed=cfg.seed)
 
 
@@ -150,25 +152,26 @@ def _oracle_measure(frames: np.ndarray, oracle: Any) -> dict[str, Any]:
 
 # -----------------------------------------------------------------------------------------
 
+@renamed_keywords(log="echo")
 def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTable,
             out_dir: str | os.PathLike, *, model: ExplainableModel | None = None,
             predictions_csv: str | os.PathLike | None = None,
             data_dir: str | os.PathLike | None = None,
             config: ExplainConfig | None = None,
             attribution_settings: AttributionSettings | None = None,
-            autoencoder=None, overwrite: bool = False, log=None,
+            autoencoder=None, overwrite: bool = False, echo=None,
             on_step=None) -> dict[str, Any]:
     """Run the whole CNN explanation and write ``out_dir`` atomically; returns the summary.
 
     ``autoencoder`` may be passed pre-loaded (tests, notebooks); otherwise ``checkpoint`` is
-    loaded with :func:`seegaan.load_autoencoder`. ``log`` receives progress lines (for
+    loaded with :func:`seegaan.load_autoencoder`. ``echo`` receives progress lines (for
     people); ``on_step`` receives the name of each step as it starts (``"global"``,
     ``"cases"``), for programs that track progress.
     """
     step = on_step or (lambda _name: None)
     cfg = config or ExplainConfig()
     _check(cfg)
-    say = log or (lambda _msg: None)
+    say = echo or (lambda _msg: None)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     check_output(out_dir, overwrite)
@@ -219,17 +222,17 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
     timings["predict_s"] = time.perf_counter() - t0
 
     # Feature columns the latent stage regresses on / groups by.
-    tname = f"log_{cfg.target}" if cfg.log else cfg.target
-    pname = f"log_{pcol}" if cfg.log else f"{pcol}_value"
+    tname = f"log_{cfg.target}" if cfg.log_scale else cfg.target
+    pname = f"log_{pcol}" if cfg.log_scale else f"{pcol}_value"
     cname = f"{cfg.target}>{cfg.threshold:g}"
     pcname = f"{pcol}>{cfg.threshold:g}"
     work = meta.copy()
-    work[tname] = np.where(usable, _scale(np.where(usable, truth, 1.0), cfg.log, cfg.target), np.nan)
-    work[pname] = np.where(usable, _scale(np.where(usable, pred, 1.0), cfg.log, pcol), np.nan)
+    work[tname] = np.where(usable, _scale(np.where(usable, truth, 1.0), cfg.log_scale, cfg.target), np.nan)
+    work[pname] = np.where(usable, _scale(np.where(usable, pred, 1.0), cfg.log_scale, pcol), np.nan)
     work[cname] = np.where(usable, (truth > cfg.threshold).astype(float), np.nan)
     work[pcname] = np.where(usable, (pred > cfg.threshold).astype(float), np.nan)
     wtable = LatentTable(work, table.w, dict(table.info))
-    metrics = summarise(pred[usable], truth[usable], cfg.threshold, cfg.log)
+    metrics = summarise(pred[usable], truth[usable], cfg.threshold, cfg.log_scale)
 
     # 3. Selection (before loading the autoencoder: a bad --images fails in a second) -------
     rows = np.flatnonzero(usable)
@@ -256,7 +259,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
                          "so there is no direction between class means")
 
     summary: dict[str, Any] = {
-        "kind": "explain", "checkpoint": str(checkpoint), "latents": str(latents) if not isinstance(latents, LatentTable) else None,
+        "artefact": "explain", "checkpoint": str(checkpoint), "latents": str(latents) if not isinstance(latents, LatentTable) else None,
         "config": asdict(cfg), "predictions": {"source": pred_source, "column": pcol, **metrics},
         "model": model.describe() if model is not None else None,
         "categories": counts, "cases": {}, "files": {},
@@ -284,7 +287,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
         t0 = time.perf_counter()
         source = source or TableImages(table, data_dir)
         ctx = Context(model=model, autoencoder=ae, table=table, target=cfg.target,
-                      threshold=cfg.threshold, log_scale=cfg.log, seed=cfg.seed,
+                      threshold=cfg.threshold, log_scale=cfg.log_scale, seed=cfg.seed,
                       options={**(attribution_settings or AttributionSettings(seed=cfg.seed)).options(),
                                "seegaan_local": {"frames": cfg.frames,
                                                  "lambda_max": cfg.local_lambda_max},
@@ -331,7 +334,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
         timings["cases_s"] = time.perf_counter() - t0
         write_manifest(tmp, manifest_cases, [*attr_methods, "seegaan_local", "seegaan_lambda",
                                              *cfg.extra_methods], extra={
-            "target": cfg.target, "threshold": cfg.threshold, "log": cfg.log,
+            "target": cfg.target, "threshold": cfg.threshold, "log_scale": cfg.log_scale,
             "gradcam_layer": getattr(model, "gradcam_layer_name", None) if "gradcam" in attr_methods else None,
             "global": {"truth": {"dir": "global_truth", "feature": tname, "column": cfg.target},
                        "prediction": {"dir": "global_prediction", "feature": pname, "column": pcol}}})
@@ -381,7 +384,7 @@ def _attr_skip_reason(model: ExplainableModel | None, methods: tuple[str, ...]) 
     if model is None:
         return "no model given"
     if not model.supports_gradients:
-        return f"{model.kind} models give predictions only"
+        return f"{model.model_format} models give predictions only"
     if "gradcam" not in methods and model.gradcam_layer() is None:
         return f"Grad-CAM: {model.gradcam_unavailable}"
     return None

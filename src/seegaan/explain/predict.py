@@ -134,7 +134,7 @@ def merge_predictions_csv(table: LatentTable, path: str | os.PathLike, column: s
                          f"({int(missing.sum())} of {len(ids)} latent-table images missing)")
     out = LatentTable(table.meta.copy(), table.w, dict(table.info))
     out.meta[column] = preds.loc[ids.to_numpy()].to_numpy()
-    out.info.setdefault("predictions", {})[column] = {"name": str(path), "kind": "csv"}
+    out.info.setdefault("predictions", {})[column] = {"name": str(path), "model_format": "csv"}
     return out
 
 
@@ -147,18 +147,18 @@ def _check_column(table: LatentTable, column: str, overwrite: bool) -> None:
 
 
 def summarise(pred: np.ndarray, truth: np.ndarray | None, threshold: float | None,
-              log: bool) -> dict[str, Any]:
-    """R² (on the log scale when ``log``) and AUC at ``threshold`` when ground truth exists."""
+              log_scale: bool) -> dict[str, Any]:
+    """R² (on the log scale when ``log_scale``) and AUC at ``threshold`` when ground truth exists."""
     from seegaan.explain.metrics import auc, r2
 
     if truth is None:
         return {"n": int(len(pred))}
     t = np.asarray(truth, dtype=np.float64)
     p = np.asarray(pred, dtype=np.float64)
-    ok = np.isfinite(t) & np.isfinite(p) & ((t > 0) & (p > 0) if log else True)
+    ok = np.isfinite(t) & np.isfinite(p) & ((t > 0) & (p > 0) if log_scale else True)
     t, p = t[ok], p[ok]
-    out: dict[str, Any] = {"n": int(ok.sum()), "r2": r2(np.log(t) if log else t, np.log(p) if log else p),
-                           "r2_scale": "log" if log else "linear"}
+    out: dict[str, Any] = {"n": int(ok.sum()), "r2": r2(np.log(t) if log_scale else t, np.log(p) if log_scale else p),
+                           "r2_scale": "log" if log_scale else "linear"}
     if threshold is not None:
         out["auc"] = auc(t > threshold, p)
         out["threshold"] = threshold

@@ -38,15 +38,17 @@ from seegaan.explain.metrics import auc, r2
 from seegaan.explain.reference_cnn import ARCHS, CNNArch, ReferenceCNN, save_reference_cnn
 from seegaan.utils.fsio import atomic_dir, check_output
 from seegaan.utils.progress import progress
+from seegaan.utils.renamed import renamed_fields, renamed_keywords
 
 SHORTCUT_NO_DEVICE = ("--shortcut-check: the dataset has no 'device' column (render the cohort "
                       "with `seegaan cohort --shortcut`, then prepare it)")
 
 
+@renamed_fields(log="log_scale")
 @dataclass
 class CNNTrainConfig:
     target:        str = "bnpp"      # numeric column of the prepared dataset
-    log:           bool = True       # regress log(target); needs target > 0
+    log_scale:     bool = True       # regress log(target); needs target > 0
     threshold:     float = 400.0     # AUC reported for target > threshold (pg/mL for BNPP)
     arch:          str = "resnet10"  # resnet10 | resnet18 | resnet34 (torchvision BasicBlock ResNets)
     epochs:        int = 6           # passes over the training split
@@ -65,13 +67,13 @@ def _targets(ds: PreparedDataset, cfg: CNNTrainConfig) -> np.ndarray:
         cols = ", ".join(c for c in ds.index.columns if not c.startswith("_"))
         raise InputError(f"--target {cfg.target}: no such column in {ds.root} (columns: {cols})")
     y = np.asarray(ds.index[cfg.target], dtype=np.float64)
-    bad = ~np.isfinite(y) | ((y <= 0) if cfg.log else False)
+    bad = ~np.isfinite(y) | ((y <= 0) if cfg.log_scale else False)
     if bad.any():
-        why = "not positive (log needs > 0)" if cfg.log else "missing or not finite"
+        why = "not positive (log needs > 0)" if cfg.log_scale else "missing or not finite"
         row = ds.index.iloc[int(np.flatnonzero(bad)[0])]
         raise InputError(f"{ds.root}: image {row['image_id']}, column {cfg.target}: {why} "
                          f"({int(bad.sum())} such rows)")
-    return np.log(y) if cfg.log else y
+    return np.log(y) if cfg.log_scale else y
 
 
 def _random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
@@ -92,7 +94,7 @@ def _predict(model: ReferenceCNN, x: torch.Tensor, batch: int = 256) -> np.ndarr
 
 def evaluate(pred_log: np.ndarray, y_log: np.ndarray, cfg: CNNTrainConfig) -> dict[str, float]:
     """R² on the regression scale and AUC for target > threshold (in the target's units)."""
-    thr = math.log(cfg.threshold) if cfg.log else cfg.threshold
+    thr = math.log(cfg.threshold) if cfg.log_scale else cfg.threshold
     labels = y_log > thr
     return {"n": int(len(y_log)), "r2": r2(y_log, pred_log), "auc": auc(labels, pred_log),
             "rmse": float(np.sqrt(np.mean((pred_log - y_log) ** 2))),
@@ -140,12 +142,13 @@ def shortcut_report(model, pred_log: np.ndarray, y_log: np.ndarray, meta, cfg: C
     return out
 
 
+@renamed_keywords(log="echo")
 def train_cnn(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
               cfg: CNNTrainConfig | None = None, overwrite: bool = False,
-              log=None) -> dict[str, Any]:
+              echo=None) -> dict[str, Any]:
     """Train, evaluate on the test split, and write the CNN directory atomically.
 
-    ``log`` is an optional callable receiving one line per epoch (the CLI prints them).
+    ``echo`` is an optional callable receiving one line per epoch (the CLI prints them).
     Returns the metrics written to ``metrics.json``.
     """
     cfg = cfg or CNNTrainConfig()
@@ -153,7 +156,7 @@ def train_cnn(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         raise OptionError(f"--arch {cfg.arch}: unknown (choose from {', '.join(ARCHS)})")
     if cfg.epochs < 1 or cfg.batch_size < 2:
         raise OptionError("--epochs must be >= 1 and --batch-size >= 2")
-    if cfg.threshold <= 0 and cfg.log:
+    if cfg.threshold <= 0 and cfg.log_scale:
         raise OptionError(f"--threshold {cfg.threshold}: must be positive with --log")
     check_output(out_dir, overwrite)
     if cfg.threads:
@@ -213,9 +216,9 @@ def train_cnn(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         row = {"epoch": epoch, "train_mse_std": total / len(ytr), "val_r2": val["r2"],
                "val_auc": val["auc"], "seconds": round(time.perf_counter() - t0, 2)}
         history.append(row)
-        if log:
-            log(f"epoch {epoch}/{cfg.epochs}: train MSE {row['train_mse_std']:.3f} (standardised), "
-                f"val R² {val['r2']:.3f}, val AUC {val['auc']:.3f}, {row['seconds']:.0f}s")
+        if echo:
+            echo(f"epoch {epoch}/{cfg.epochs}: train MSE {row['train_mse_std']:.3f} (standardised), "
+                 f"val R² {val['r2']:.3f}, val AUC {val['auc']:.3f}, {row['seconds']:.0f}s")
         # R² is NaN on a validation split of fewer than two images (or a constant target);
         # then keep the last epoch rather than none at all.
         score = val["r2"] if math.isfinite(val["r2"]) else -math.inf
@@ -228,8 +231,8 @@ def train_cnn(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         metrics[split] = evaluate(_predict(model, x[split]), y[split], cfg)
     metrics["warnings"] = small_split_warnings(metrics, len(y["val"]))
     for line in metrics["warnings"]:
-        if log:
-            log(f"warning: {line}")
+        if echo:
+            echo(f"warning: {line}")
     if cfg.shortcut_check:
         from seegaan.cohort.version import dataset_cohort_version
 
@@ -238,10 +241,10 @@ def train_cnn(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
                                               dataset_cohort_version(data_dir))
     metrics["train_seconds"] = round(time.perf_counter() - t_start, 1)
     adapter = InputAdapter(size=size, value_range=(-1.0, 1.0), channels=1, output_index=0,
-                           log_output=cfg.log, label=f"log {cfg.target}" if cfg.log else cfg.target)
+                           log_output=cfg.log_scale, label=f"log {cfg.target}" if cfg.log_scale else cfg.target)
     config = {"input_adapter": adapter.to_dict(), "training": asdict(cfg),
               "data_dir": str(Path(data_dir).resolve()), "n_train": int(len(ytr)),
-              "target_scale": {"mean": mu, "std": sd, "log": cfg.log}, "metrics": metrics}
+              "target_scale": {"mean": mu, "std": sd, "log_scale": cfg.log_scale}, "metrics": metrics}
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         save_reference_cnn(model, tmp, config)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -42,6 +42,7 @@ import pandas as pd
 from seegaan.errors import InputError, OptionError
 from seegaan.gvr.predictor import PredictorConfig, fit_predictor, split_rows
 from seegaan.gvr.rationale import RationaleConfig, find_rationale
+from seegaan.utils.renamed import renamed_keywords
 
 # factor -> (oracle column, healthy direction: -1 falls, +1 rises, 0 either, label, paper row)
 FACTORS = {
@@ -79,17 +80,17 @@ class BiasConfig:
             raise OptionError("--min-drop must be >= 0 and --bootstrap at least 1")
 
 
-def fit_pair(table, target: str, log: bool, threshold: float, cfg: BiasConfig):
+def fit_pair(table, target: str, log_scale: bool, threshold: float, cfg: BiasConfig):
     """The correct and the overfitted predictor, the fitting and held-out masks."""
     meta = table.meta.reset_index(drop=True)
     fit, held, how = split_rows(meta, 0.2, cfg.seed)
-    base = PredictorConfig(target=target, log=log, threshold=threshold, seed=cfg.seed)
-    correct, rep_c = fit_predictor(table, PredictorConfig(**{**asdict(base), "kind": "linear"}), rows=fit)
+    base = PredictorConfig(target=target, log_scale=log_scale, threshold=threshold, seed=cfg.seed)
+    correct, rep_c = fit_predictor(table, PredictorConfig(**{**asdict(base), "architecture": "linear"}), rows=fit)
     rng = np.random.default_rng(cfg.seed + 7)
     fit_rows = np.flatnonzero(fit & np.isfinite(pd.to_numeric(meta[target], errors="coerce")))
     small = np.zeros(len(meta), bool)
     small[rng.choice(fit_rows, size=min(cfg.n_small, len(fit_rows)), replace=False)] = True
-    over_cfg = PredictorConfig(**{**asdict(base), "kind": "mlp", "hidden": cfg.hidden,
+    over_cfg = PredictorConfig(**{**asdict(base), "architecture": "mlp", "hidden": cfg.hidden,
                                   "weight_decay": 0.0, "early_stopping": False,
                                   "epochs": cfg.epochs, "lr": 1e-2})
     overfit, rep_o = fit_predictor(table, over_cfg, rows=small)
@@ -122,23 +123,24 @@ def prepare_test(ae, out, overwrite: bool, oracle=None, version: int | None = No
     return oracle
 
 
+@renamed_keywords(log="log_scale", say="echo")
 def bias_test(ae, table, out: str | os.PathLike | None = None, target: str = "bnpp",
-              log: bool = True, threshold: float = 400.0, config: BiasConfig | None = None,
+              log_scale: bool = True, threshold: float = 400.0, config: BiasConfig | None = None,
               oracle=None, overwrite: bool = False,
-              say: Callable[[str], None] | None = None) -> dict[str, Any]:
+              echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the test; write ``out`` (table CSV/MD, films.csv, bias.json, bias_pairs.png) when given."""
     from seegaan.latent import decode_latents
 
     cfg = config or BiasConfig()
     cfg.check()
-    say = say or (lambda _line: None)
+    say = echo or (lambda _line: None)
     from seegaan.cohort.version import ae_cohort_version, table_cohort_version
 
     # The decoded films are read as films of the table's cohort (default: the autoencoder's).
     oracle = prepare_test(ae, out, overwrite, oracle,
                           table_cohort_version(table, default=ae_cohort_version(ae)))
     t0 = time.perf_counter()
-    correct, overfit, fit, held, how, rep_c, rep_o = fit_pair(table, target, log, threshold, cfg)
+    correct, overfit, fit, held, how, rep_c, rep_o = fit_pair(table, target, log_scale, threshold, cfg)
     say(f"correct: {correct.describe()}, held-out AUC {rep_c['heldout'].get('auc', float('nan')):.3f}; "
         f"overfitted: MLP on {rep_o['n_fit']} films, fit AUC {rep_o['fit'].get('auc', float('nan')):.3f}, "
         f"held-out AUC {rep_o['heldout'].get('auc', float('nan')):.3f}")
@@ -170,7 +172,7 @@ def bias_test(ae, table, out: str | os.PathLike | None = None, target: str = "bn
     say(f"{n} films rated; clear heart-size change: correct {table_rows[0]['correct %']:.1f}%, "
         f"overfitted {table_rows[0]['overfitted %']:.1f}%")
     df = pd.DataFrame(table_rows)
-    summary = {"kind": "gvr-bias-test", "target": target, "log": log, "threshold": threshold,
+    summary = {"artefact": "gvr-bias-test", "target": target, "log_scale": log_scale, "threshold": threshold,
                "config": asdict(cfg), "split": how, "n_films": n,
                "correct": _brief(rep_c), "overfitted": _brief(rep_o),
                "rationales": {k: {"reached": int(sum(s == "reached" for s in r.status)),
@@ -186,7 +188,7 @@ def bias_test(ae, table, out: str | os.PathLike | None = None, target: str = "bn
 
 
 def _brief(rep: dict[str, Any]) -> dict[str, Any]:
-    return {k: rep.get(k) for k in ("kind", "n_fit", "fit", "heldout", "penalty", "best_epoch",
+    return {k: rep.get(k) for k in ("architecture", "n_fit", "fit", "heldout", "penalty", "best_epoch",
                                     "final_train_loss")}
 
 

@@ -35,6 +35,7 @@ import torch
 from seegaan.errors import InputError, OptionError
 from seegaan.gvr.predictor import LatentPredictor, check_latent_width, split_rows
 from seegaan.gvr.rationale import Rationale, RationaleConfig, find_rationale
+from seegaan.utils.renamed import renamed_keywords
 
 CATEGORIES = ("TP", "TN", "FP", "FN")
 
@@ -144,11 +145,12 @@ def case_rows(table, predictor: LatentPredictor, images: Sequence[str] | None,
     return out
 
 
+@renamed_keywords(log="echo")
 def explain_cases(ae, table, predictor: LatentPredictor, out_dir: str | os.PathLike, *,
                   images: Sequence[str] | None = None, cases: Sequence[str] | None = None,
                   labels: Sequence[str | None] | None = None,
                   data_dir: str | os.PathLike | None = None, config: GVRConfig | None = None,
-                  overwrite: bool = False, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                  overwrite: bool = False, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run GVR for the chosen films and write ``out_dir`` atomically; returns the summary.
 
     ``labels`` names the ``images`` (e.g. the categories another figure gave them).
@@ -159,7 +161,7 @@ def explain_cases(ae, table, predictor: LatentPredictor, out_dir: str | os.PathL
 
     cfg = config or GVRConfig()
     cfg.check()
-    say = log or (lambda _line: None)
+    say = echo or (lambda _line: None)
     check_output(out_dir, overwrite)
     check_latent_width(predictor, table.w_dim)
     if int(getattr(ae, "w_dim", table.w_dim)) != table.w_dim:
@@ -182,7 +184,7 @@ def explain_cases(ae, table, predictor: LatentPredictor, out_dir: str | os.PathL
                              cfg.rationale_config())
     paths = decode_paths(ae, predictor, res, cfg.frames)
     truth_col = table.meta[predictor.target] if predictor.target in table.meta.columns else None
-    summary: dict[str, Any] = {"kind": "gvr", "predictor": predictor.describe(),
+    summary: dict[str, Any] = {"artefact": "gvr", "predictor": predictor.describe(),
                                "predictor_report": _short_report(predictor), "config": asdict(cfg),
                                "background": background, "cases": []}
     overlay_rows, seq_rows, gif_paths, manifest_cases = [], [], [], []
@@ -258,7 +260,7 @@ def _line(rec: dict[str, Any]) -> str:
 
 def _short_report(predictor: LatentPredictor) -> dict[str, Any]:
     rep = predictor.meta or {}
-    return {k: rep.get(k) for k in ("target", "kind", "task", "log", "threshold", "split", "n_fit",
+    return {k: rep.get(k) for k in ("target", "architecture", "task", "log_scale", "threshold", "split", "n_fit",
                                     "heldout", "penalty")}
 
 

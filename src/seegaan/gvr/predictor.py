@@ -17,7 +17,7 @@ and ``predictor.json`` (config, latent width, held-out scores); it is never pick
 Example::
 
     table = load_latents("latents.parquet")
-    pred, report = fit_predictor(table, PredictorConfig(target="bnpp", kind="linear"))
+    pred, report = fit_predictor(table, PredictorConfig(target="bnpp", architecture="linear"))
     report["heldout"]["auc"], report["heldout"]["r2"]
     save_predictor(pred, "runs/gvr/pred")
     pred = load_predictor("runs/gvr/pred")
@@ -41,18 +41,20 @@ from torch import nn
 
 from seegaan.errors import CheckpointError, InputError, OptionError
 from seegaan.utils.fsio import atomic_dir, write_json
+from seegaan.utils.renamed import renamed_fields, upgrade_keys
 
-KINDS = ("linear", "mlp")
+ARCHITECTURES = ("linear", "mlp")
 TASKS = ("auto", "regression", "classification")
 FORMAT = "seegaan-gvr-predictor"
 WEIGHTS, CONFIG = "model.safetensors", "predictor.json"
 
 
+@renamed_fields(kind="architecture", log="log_scale")
 @dataclass
 class PredictorConfig:
     target:         str = "bnpp"     # column of the latent table to predict
-    kind:           str = "linear"   # linear | mlp
-    log:            bool = True      # regress log(target) (positive targets only)
+    architecture:   str = "linear"   # linear | mlp
+    log_scale:      bool = True      # regress log(target) (positive targets only)
     threshold:      float = 400.0    # cut-off on the original scale (probability for 0/1 targets)
     task:           str = "auto"     # auto (0/1 column: classification) | regression | classification
     hidden:         int = 64         # mlp: hidden units
@@ -66,8 +68,8 @@ class PredictorConfig:
     seed:           int = 0
 
     def check(self) -> None:
-        if self.kind not in KINDS:
-            raise OptionError(f"--kind {self.kind}: choose from {', '.join(KINDS)}")
+        if self.architecture not in ARCHITECTURES:
+            raise OptionError(f"--architecture {self.architecture}: choose from {', '.join(ARCHITECTURES)}")
         if self.task not in TASKS:
             raise OptionError(f"--task {self.task}: choose from {', '.join(TASKS)}")
         if not 0.0 <= self.holdout < 0.9 or not 0.0 < self.val < 0.9:
@@ -83,21 +85,21 @@ class LatentPredictor(nn.Module):
     units (exp, identity, or a probability).
     """
 
-    def __init__(self, w_dim: int, kind: str = "linear", hidden: int = 64) -> None:
+    def __init__(self, w_dim: int, architecture: str = "linear", hidden: int = 64) -> None:
         super().__init__()
-        self.w_dim, self.kind, self.hidden = int(w_dim), kind, int(hidden)
+        self.w_dim, self.architecture, self.hidden = int(w_dim), architecture, int(hidden)
         self.register_buffer("w_mean", torch.zeros(w_dim))
         self.register_buffer("w_std", torch.ones(w_dim))
         self.register_buffer("y_mean", torch.zeros(()))
         self.register_buffer("y_std", torch.ones(()))
         # Mean distance of the latents from their centre: the unit of GVR's step and penalty.
         self.register_buffer("spread", torch.ones(()))
-        if kind == "linear":
+        if architecture == "linear":
             self.net = nn.Linear(w_dim, 1)
         else:
             # SiLU, not ReLU: a smooth predictor gives a smooth rationale path.
             self.net = nn.Sequential(nn.Linear(w_dim, hidden), nn.SiLU(), nn.Linear(hidden, 1))
-        self.task, self.log, self.target, self.threshold = "regression", True, "target", 0.0
+        self.task, self.log_scale, self.target, self.threshold = "regression", True, "target", 0.0
         self.meta: dict[str, Any] = {}
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
@@ -115,7 +117,7 @@ class LatentPredictor(nn.Module):
             if not 0.0 < value < 1.0:
                 raise OptionError(f"target {value:g}: a probability must lie strictly between 0 and 1")
             return math.log(value / (1.0 - value))
-        if self.log:
+        if self.log_scale:
             if value <= 0:
                 raise OptionError(f"target {value:g}: must be positive on the log scale")
             return math.log(value)
@@ -126,7 +128,7 @@ class LatentPredictor(nn.Module):
         v = np.asarray(v.detach().cpu() if torch.is_tensor(v) else v, dtype=np.float64)
         if self.task == "classification":
             return 1.0 / (1.0 + np.exp(-v))
-        return np.exp(v) if self.log else v
+        return np.exp(v) if self.log_scale else v
 
     @torch.no_grad()
     def predict(self, w: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -134,8 +136,8 @@ class LatentPredictor(nn.Module):
         return self(torch.from_numpy(np.array(w, dtype=np.float32))).double().numpy()
 
     def describe(self) -> str:
-        units = "logit" if self.task == "classification" else ("log " if self.log else "") + self.target
-        return f"{self.kind} {self.task} predictor of {units} (cut-off {self.threshold:g})"
+        units = "logit" if self.task == "classification" else ("log " if self.log_scale else "") + self.target
+        return f"{self.architecture} {self.task} predictor of {units} (cut-off {self.threshold:g})"
 
 
 # -- rows ---------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ def target_values(table, cfg: PredictorConfig) -> tuple[np.ndarray, str]:
         if not binary:
             raise InputError(f"--target {cfg.target}: classification needs a 0/1 column")
         return y, task
-    if cfg.log:
+    if cfg.log_scale:
         if (finite <= 0).any():
             raise InputError(f"--target {cfg.target}: has values <= 0, which have no log (pass --no-log)")
         y = np.log(np.where(np.isfinite(y), y, np.nan))
@@ -214,8 +216,8 @@ def fit_predictor(table, cfg: PredictorConfig | None = None,
     if fit.sum() < 5:
         raise InputError(f"--target {cfg.target}: only {int(fit.sum())} rows to fit on")
     w = np.asarray(table.w, dtype=np.float32)
-    model = LatentPredictor(w.shape[1], cfg.kind, cfg.hidden)
-    model.task, model.log, model.target = task, cfg.log and task == "regression", cfg.target
+    model = LatentPredictor(w.shape[1], cfg.architecture, cfg.hidden)
+    model.task, model.log_scale, model.target = task, cfg.log_scale and task == "regression", cfg.target
     model.threshold = float(cfg.threshold)
     _standardise(model, w[fit], y[fit], task)
     torch.manual_seed(cfg.seed)
@@ -225,12 +227,12 @@ def fit_predictor(table, cfg: PredictorConfig | None = None,
         val_in_fit = np.arange(fit.sum()) % 5 == 0
     x = torch.from_numpy(w[fit])
     t = torch.from_numpy(y[fit].astype(np.float32))
-    if cfg.kind == "linear":
+    if cfg.architecture == "linear":
         info = _fit_linear(model, x, t, torch.from_numpy(val_in_fit), cfg)
     else:
         info = _fit_mlp(model, x, t, torch.from_numpy(val_in_fit), cfg)
     model.eval().requires_grad_(False)
-    report = {"target": cfg.target, "kind": cfg.kind, "task": task, "log": model.log,
+    report = {"target": cfg.target, "architecture": cfg.architecture, "task": task, "log_scale": model.log_scale,
               "threshold": model.threshold, "split": how, "n_fit": int(fit.sum()),
               "fit": score(model, w[fit], y[fit]), "heldout": score(model, w[held], y[held]),
               "config": dataclasses.asdict(cfg), **info}
@@ -341,7 +343,7 @@ def score(model: LatentPredictor, w: np.ndarray, y: np.ndarray) -> dict[str, Any
     out: dict[str, Any] = {"n": int(len(y)), "auc": auc(labels, p)}
     if model.task == "regression":
         out["r2"] = r2(y, p)
-        out["r2_scale"] = "log" if model.log else "linear"
+        out["r2_scale"] = "log" if model.log_scale else "linear"
     else:
         out["accuracy"] = float(((p > 0) == labels).mean())
     return out
@@ -353,8 +355,8 @@ def save_predictor(model: LatentPredictor, path: str | os.PathLike, overwrite: b
     """Write ``path/model.safetensors`` and ``path/predictor.json`` (atomically)."""
     from safetensors.torch import save_file
 
-    record = {"format": FORMAT, "version": 1, "w_dim": model.w_dim, "kind": model.kind,
-              "hidden": model.hidden, "task": model.task, "log": model.log,
+    record = {"format": FORMAT, "version": 1, "w_dim": model.w_dim, "architecture": model.architecture,
+              "hidden": model.hidden, "task": model.task, "log_scale": model.log_scale,
               "target": model.target, "threshold": model.threshold, "report": model.meta}
     with atomic_dir(path, overwrite=overwrite) as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS))
@@ -375,14 +377,16 @@ def load_predictor(path: str | os.PathLike) -> LatentPredictor:
                               "make one with `seegaan gvr fit`)") from None
     except (ValueError, OSError) as err:
         raise CheckpointError(f"{d}: unreadable GVR predictor ({err})") from None
-    if record.get("format") != FORMAT or record.get("kind") not in KINDS:
+    # Files written before the rename say "kind" and "log".
+    record = upgrade_keys(record, kind="architecture", log="log_scale")
+    if record.get("format") != FORMAT or record.get("architecture") not in ARCHITECTURES:
         raise CheckpointError(f"{d}/{CONFIG}: not a seegaan GVR predictor")
-    model = LatentPredictor(int(record["w_dim"]), record["kind"], int(record.get("hidden", 64)))
+    model = LatentPredictor(int(record["w_dim"]), record["architecture"], int(record.get("hidden", 64)))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise CheckpointError(f"{d}/{WEIGHTS}: does not match {CONFIG} ({str(err).splitlines()[0]})") from None
-    model.task, model.log = record["task"], bool(record["log"])
+    model.task, model.log_scale = record["task"], bool(record["log_scale"])
     model.target, model.threshold = record["target"], float(record["threshold"])
     model.meta = record.get("report", {})
     return model.eval().requires_grad_(False)

@@ -36,6 +36,7 @@ import pandas as pd
 from seegaan.errors import OptionError
 from seegaan.gvr.predictor import PredictorConfig, fit_predictor, split_rows
 from seegaan.gvr.rationale import RationaleConfig, find_rationale
+from seegaan.utils.renamed import renamed_keywords
 
 
 @dataclass
@@ -75,16 +76,17 @@ def render_shortcut_cohort(n: int, size: int, seed: int,
     return images, meta
 
 
+@renamed_keywords(say="echo")
 def shortcut_test(ae, out: str | os.PathLike | None = None, config: ShortcutConfig | None = None,
                   oracle=None, overwrite: bool = False,
-                  say: Callable[[str], None] | None = None) -> dict[str, Any]:
+                  echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the test (module docstring); write ``out`` when given. Returns the summary."""
     from seegaan.gvr.bias import prepare_test
     from seegaan.latent import LatentTable, decode_latents, encode_images
 
     cfg = config or ShortcutConfig()
     cfg.check()
-    say = say or (lambda _line: None)
+    say = echo or (lambda _line: None)
     from seegaan.cohort.version import ae_cohort_version
 
     # The films follow the cohort the autoencoder was trained on; the oracle follows them.
@@ -97,7 +99,7 @@ def shortcut_test(ae, out: str | os.PathLike | None = None, config: ShortcutConf
     dev = meta["device"].to_numpy() == 1
     say(f"shortcut cohort: {len(meta)} films, device in {dev.mean():.0%} "
         f"(AHF {meta.loc[meta.ahf == 1, 'device'].mean():.0%}, no AHF {meta.loc[meta.ahf == 0, 'device'].mean():.0%})")
-    pcfg = PredictorConfig(target="bnpp", kind="linear", log=True, threshold=cfg.threshold, seed=cfg.seed)
+    pcfg = PredictorConfig(target="bnpp", architecture="linear", log_scale=True, threshold=cfg.threshold, seed=cfg.seed)
     pred, rep = fit_predictor(table, pcfg)
     fit, held, _ = split_rows(meta, pcfg.holdout, pcfg.seed)
     # 3. Does the predictor use the device? Residuals on held-out films.
@@ -106,7 +108,7 @@ def shortcut_test(ae, out: str | os.PathLike | None = None, config: ShortcutConf
     gap_ahf = _gap(resid, dev, held & (meta["ahf"].to_numpy() == 1))
     # 4. Can the latent code carry a device at all?
     rec_dev = oracle.predict(decode_latents(ae, w[dev][:40])[:, None])["gt_device"].to_numpy()
-    probe, probe_rep = fit_predictor(table, PredictorConfig(target="device", kind="linear", log=False,
+    probe, probe_rep = fit_predictor(table, PredictorConfig(target="device", architecture="linear", log_scale=False,
                                                             task="classification", seed=cfg.seed))
     # 5. Inverse GVR from healthy held-out films without a device.
     healthy = np.flatnonzero(held & ~dev & (meta["bnpp"].to_numpy() <= cfg.threshold))
@@ -137,7 +139,7 @@ def shortcut_test(ae, out: str | os.PathLike | None = None, config: ShortcutConf
     df = pd.DataFrame(readout)
     top = df[(df["target"] == max(cfg.targets)) & (df["readout"] == "gt_device")].iloc[0]
     rises = top["ci_low"] > 0
-    summary = {"kind": "gvr-shortcut-test", "config": asdict(cfg), "n_films": int(n),
+    summary = {"artefact": "gvr-shortcut-test", "config": asdict(cfg), "n_films": int(n),
                "device_share": float(dev.mean()),
                "predictor": {"heldout": rep["heldout"], "n_fit": rep["n_fit"]},
                "residual_gap_device_minus_none": gap, "residual_gap_within_ahf": gap_ahf,

@@ -40,7 +40,7 @@ def selection_warnings(sel: Selection,
                        min_regression: int = MIN_REGRESSION_PATIENTS) -> list[str]:
     """One sentence per group (or regression) of ``sel`` with fewer patients than the minimum."""
     where = "the latent table" if sel.split == "all" else f"split '{sel.split}'"
-    if sel.kind == "quantitative":
+    if sel.feature_type == "quantitative":
         n = count_patients(sel.meta)
         if n < min_regression:
             return [f"'{sel.feature}': the regression path rests on {n} patients of {where} "

@@ -19,15 +19,16 @@ import pandas as pd
 from seegaan.data.prepared import SPLIT_CHOICES
 from seegaan.errors import InputError, OptionError
 from seegaan.latent.store import LatentTable
+from seegaan.utils.renamed import renamed_keywords
 
 ID_COLUMNS = ("image_id", "patient_id", "split", "source_path")
-KINDS = ("auto", "qualitative", "quantitative")
+FEATURE_TYPES = ("auto", "qualitative", "quantitative")
 
 
 @dataclass
 class Selection:
     feature: str
-    kind: str                              # "qualitative" | "quantitative"
+    feature_type: str                      # "qualitative" | "quantitative"
     split: str
     w: np.ndarray                          # (n, D) latents of the rows used
     meta: pd.DataFrame                     # their metadata rows
@@ -63,10 +64,11 @@ def _match_level(levels: list, wanted: str, option: str, feature: str, where: st
     raise OptionError(f"{option} {wanted}: no such level of '{feature}' in {where} (levels: {shown})")
 
 
+@renamed_keywords(kind="feature_type")
 def select_rows(table: LatentTable,
                 feature:    str,
                 split:      str = "test",           # test | val | train | all
-                kind:       str = "auto",           # auto | qualitative | quantitative
+                feature_type: str = "auto",         # auto | qualitative | quantitative
                 from_level: str | None = None,      # qualitative start group
                 to_level:   str | None = None,      # qualitative end group
                 ) -> Selection:
@@ -83,8 +85,8 @@ def select_rows(table: LatentTable,
                          f"(features: {avail})")
     if split not in SPLIT_CHOICES:
         raise OptionError(f"--split {split}: choose from {', '.join(SPLIT_CHOICES)}")
-    if kind not in KINDS:
-        raise OptionError(f"--kind {kind}: choose from {', '.join(KINDS)}")
+    if feature_type not in FEATURE_TYPES:
+        raise OptionError(f"--feature-type {feature_type}: choose from {', '.join(FEATURE_TYPES)}")
     meta = table.meta
     keep = np.ones(len(meta), dtype=bool)
     where = "the latent table"
@@ -106,18 +108,18 @@ def select_rows(table: LatentTable,
     values = rows[feature]
 
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if kind == "auto":
+    if feature_type == "auto":
         if from_level is not None or to_level is not None or not numeric:
-            kind = "qualitative"
+            feature_type = "qualitative"
         else:
             # One distinct number is a constant regressor: let the quantitative check say so.
-            kind = "qualitative" if values.nunique() == 2 else "quantitative"
+            feature_type = "qualitative" if values.nunique() == 2 else "quantitative"
 
-    sel = Selection(feature, kind, split, w, rows, n_missing, np.flatnonzero(keep))
-    if kind == "quantitative":
+    sel = Selection(feature, feature_type, split, w, rows, n_missing, np.flatnonzero(keep))
+    if feature_type == "quantitative":
         if from_level is not None or to_level is not None:
             raise OptionError("--from/--to: only for qualitative features (drop them, or pass "
-                              "--kind qualitative)")
+                              "--feature-type qualitative)")
         x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(x).any():
             raise InputError(f"--feature {feature}: not numeric in {where}, so it cannot be "

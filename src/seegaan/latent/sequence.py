@@ -43,6 +43,7 @@ from seegaan.stats.blocks import Permuter, feature_level, group_ids, resolve_sch
 from seegaan.stats.permutation import CORRECTIONS, NullStream, power_notes
 from seegaan.utils.fsio import atomic_dir, write_json
 from seegaan.utils.progress import progress
+from seegaan.utils.renamed import renamed_keywords
 
 DEFAULT_ALPHA = 0.05
 BACKENDS = ("pspline", "pygam")
@@ -71,7 +72,7 @@ class PermutationResult:
 class SequenceResult:
     mode: str                      # "global" | "local"
     feature: str
-    kind: str                      # "qualitative" | "quantitative"
+    feature_type: str              # "qualitative" | "quantitative"
     values: np.ndarray             # (T,) t, feature value, or λ of each frame
     value_name: str                # "t", the feature name, or "λ"
     path: np.ndarray               # (T, D) latent path
@@ -94,7 +95,7 @@ class SequenceResult:
     @property
     def title(self) -> str:
         sel = self.selection
-        if self.kind == "qualitative":
+        if self.feature_type == "qualitative":
             a, b = sel.levels
             text = f"{self.feature}: {a} (n={sel.groups[a]}) → {b} (n={sel.groups[b]})"
         else:
@@ -113,7 +114,7 @@ class SequenceResult:
     def summary(self) -> dict[str, Any]:
         sel = self.selection
         out: dict[str, Any] = {
-            "mode": self.mode, "feature": self.feature, "kind": self.kind,
+            "mode": self.mode, "feature": self.feature, "feature_type": self.feature_type,
             "title": self.title, "split": sel.split,
             "groups": sel.groups, "n_images": int(sum(sel.groups.values())),
             "n_missing_excluded": sel.n_missing,
@@ -259,24 +260,25 @@ def _run(ae: Autoencoder, table: LatentTable, sel: Selection, builder: PathBuild
         groups = group_ids(sel.meta)
         test = permutation_test(ae, builder, diffs, len(sel.w), permutations, alpha, correction,
                                 seed, batch_size, groups, permute)
-        values = sel.is_to if sel.kind == "qualitative" else sel.x
+        values = sel.is_to if sel.feature_type == "qualitative" else sel.x
         test.exchangeability["feature_level"] = feature_level(values, groups)
         timings["permutations_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     options = dict(options, permutations=permutations, alpha=alpha if permutations else None,
                    correction=correction, seed=seed, batch_size=batch_size,
                    permute=test.permute if test else None)
-    return SequenceResult(mode, sel.feature, sel.kind, np.asarray(builder.values, dtype=np.float64),
+    return SequenceResult(mode, sel.feature, sel.feature_type, np.asarray(builder.values, dtype=np.float64),
                           value_name, path, frames, diffs, sel, test, image_id, options,
                           {k: round(v, 4) for k, v in timings.items()})
 
 
+@renamed_keywords(kind="feature_type")
 def global_sequence(ae: Autoencoder, table: LatentTable, feature: str, *,
                     from_level:   str | None = None,        # qualitative start level
                     to_level:     str | None = None,        # qualitative end level
                     frames:       int = 10,                 # frames in the sequence, >= 2
                     split:        str = "test",             # test | val | train | all
-                    kind:         str = "auto",             # auto | qualitative | quantitative
+                    feature_type: str = "auto",             # auto | qualitative | quantitative
                     percentiles:  tuple[float, float] = (5.0, 95.0),  # quantitative grid range
                     backend:      str = "pspline",          # pspline | pygam (quantitative)
                     permutations: int = 100,                # B; 0 skips the test
@@ -307,10 +309,10 @@ def global_sequence(ae: Autoencoder, table: LatentTable, feature: str, *,
     lo, hi = percentiles
     if not 0.0 <= lo < hi <= 100.0:
         raise OptionError(f"--range {lo} {hi}: need 0 <= low < high <= 100")
-    sel = select_rows(table, feature, split, kind, from_level, to_level)
+    sel = select_rows(table, feature, split, feature_type, from_level, to_level)
     check_compatible(ae, table)
-    options: dict[str, Any] = {"frames": frames, "split": split, "kind": sel.kind}
-    if sel.kind == "qualitative":
+    options: dict[str, Any] = {"frames": frames, "split": split, "feature_type": sel.feature_type}
+    if sel.feature_type == "qualitative":
         builder: PathBuilder = GroupMeanPath(sel.w, sel.is_to, frames)
         value_name = "t"
     else:
@@ -356,7 +358,7 @@ def local_sequence(ae: Autoencoder, table: LatentTable, feature: str, image_id: 
     sel = select_rows(table, feature, split, "qualitative", from_level, to_level)
     check_compatible(ae, table)
     builder = LocalPath(sel.w, sel.is_to, table.w[row], frames, lambda_max)
-    options = {"frames": frames, "split": split, "kind": "qualitative", "lambda_max": lambda_max}
+    options = {"frames": frames, "split": split, "feature_type": "qualitative", "lambda_max": lambda_max}
     return _run(ae, table, sel, builder, "local", "λ", options, permutations, alpha,
                 correction, seed, batch_size, t_start, image_id=str(image_id), permute=permute)
 

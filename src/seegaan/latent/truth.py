@@ -177,7 +177,7 @@ def true_effect(seq: SequenceLike, y: np.ndarray, rows: np.ndarray | None = None
     sel = seq.selection
     idx = np.arange(len(y)) if rows is None else rows
     y = np.asarray(y, dtype=np.float64)[idx]
-    if sel.kind == "qualitative":
+    if sel.feature_type == "qualitative":
         is_to = sel.is_to[idx]
         diff = float(np.nanmean(y[is_to]) - np.nanmean(y[~is_to]))
         return diff * float(seq.values[-1] - seq.values[0]) if _is_local(seq) else diff
@@ -195,7 +195,7 @@ def _end_latents(seq: SequenceLike, rows: np.ndarray) -> np.ndarray:
     if _is_local(seq):
         b = LocalPath(sel.w[rows], sel.is_to[rows], np.asarray(seq.path)[0], frames=2,
                       lambda_max=float(seq.values[-1]))
-    elif sel.kind == "qualitative":
+    elif sel.feature_type == "qualitative":
         b = GroupMeanPath(sel.w[rows], sel.is_to[rows], frames=2)
     else:
         b = RegressionPath(sel.x[rows], sel.w[rows], np.asarray(seq.values)[[0, -1]])
@@ -246,9 +246,9 @@ def bootstrap_ends(ae: Autoencoder, seq: SequenceLike, n_boot: int = 100, seed: 
     while len(rows) < n_boot:
         pick = rng.integers(0, len(members), len(members))
         r = np.concatenate([members[k] for k in pick])
-        if sel.kind == "qualitative" and (sel.is_to[r].sum() < 1 or (~sel.is_to[r]).sum() < 1):
+        if sel.feature_type == "qualitative" and (sel.is_to[r].sum() < 1 or (~sel.is_to[r]).sum() < 1):
             continue                           # a resample without one of the groups
-        if sel.kind == "quantitative" and np.ptp(sel.x[r]) == 0:
+        if sel.feature_type == "quantitative" and np.ptp(sel.x[r]) == 0:
             continue
         rows.append(r)
         latents.append(_end_latents(seq, r))

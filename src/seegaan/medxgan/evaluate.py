@@ -32,6 +32,7 @@ import torch
 from seegaan.medxgan.explainer import ExplainSettings, explain_film
 from seegaan.medxgan.train import class_accuracy
 from seegaan.utils.progress import progress
+from seegaan.utils.renamed import renamed_keywords
 
 # The paper's X-ray figures (Dravid et al. 2022), for the table.
 PAPER = {"deletion_drop_lig": 0.91, "deletion_drop_gradcam": 0.83, "marked_fraction_lig_vs_ig": 0.21,
@@ -74,13 +75,14 @@ def deletion_drop(C: Any, image: torch.Tensor, saliency: np.ndarray, k: float) -
     return float(res["base"] - res["scores"][0])
 
 
+@renamed_keywords(log="echo")
 def evaluate_medxgan(G: Any, C: Any, films: torch.Tensor, ids: list[str],
-                     settings: EvalSettings | None = None, log=None) -> dict[str, Any]:
+                     settings: EvalSettings | None = None, echo=None) -> dict[str, Any]:
     """Per-film rows and the summary table (see the module docstring)."""
     from seegaan.explain import attribute
 
     s = settings or EvalSettings()
-    say = log or (lambda _m: None)
+    say = echo or (lambda _m: None)
     model = C.as_model()  # Grad-CAM and IG of the same f as LIG: P(positive)
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()

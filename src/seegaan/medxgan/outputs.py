@@ -25,6 +25,7 @@ import torch
 from seegaan.medxgan.explainer import ExplainSettings, explain_film
 from seegaan.utils.fsio import atomic_dir, check_output, write_json
 from seegaan.utils.progress import progress
+from seegaan.utils.renamed import renamed_keywords
 
 
 @dataclass
@@ -36,16 +37,17 @@ class Film:
     prediction: float | None = None
 
 
+@renamed_keywords(log="echo")
 def explain_to_dir(G: Any, C: Any, films: list[Film], out: str | os.PathLike, info: dict[str, Any],
                    settings: ExplainSettings | None = None, overwrite: bool = False,
-                   log=None) -> dict[str, Any]:
+                   echo=None) -> dict[str, Any]:
     """Explain each film into ``out`` (see the module docstring); returns result.json's content."""
     from seegaan.explain import attribute
     from seegaan.explain.methods import Explanation, case_folder, save_explanation, write_manifest
     from seegaan.medxgan.figures import save_lig_png, save_sequence_gif, save_sequence_png
 
     s = settings or ExplainSettings()
-    say = log or (lambda _m: None)
+    say = echo or (lambda _m: None)
     check_output(out, overwrite)
     model = C.as_model()
     summaries, cases = [], []

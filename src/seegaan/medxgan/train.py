@@ -314,13 +314,13 @@ class MedXGANTrainer:
                     if main:
                         if self.step % cfg.log_every == 0 or final:
                             dt = time.perf_counter() - t0
-                            self._log({"step": self.step, "kind": "train",
+                            self._log({"step": self.step, "phase": "train",
                                        **{k: float(np.mean(v)) for k, v in acc.items()},
                                        "img_per_s": (self.step - n0) * cfg.batch / max(dt, 1e-9)})
                             acc, t0, n0 = {}, time.perf_counter(), self.step
                         if self.step % cfg.val_every == 0 or final:
                             last = self.validate()
-                            self._log({"step": self.step, "kind": "val", **last})
+                            self._log({"step": self.step, "phase": "val", **last})
                             if bar is not None:
                                 bar.set_postfix(acc=f"{last['class_acc']:.3f}", swd=f"{last['swd']:.1f}")
                             self._save_samples()

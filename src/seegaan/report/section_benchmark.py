@@ -1,5 +1,5 @@
 """Report section "Methods compared on the truth": a ``seegaan benchmark`` run found in the run
-directory (its ``summary.json`` with ``kind: benchmark``), shown as its table and figures."""
+directory (its ``summary.json`` with ``artefact: benchmark``; ``kind`` before the rename), shown as its table and figures."""
 
 from __future__ import annotations
 
@@ -25,13 +25,14 @@ def benchmark_sections(root: Path) -> list:
     """One Section per benchmark run under ``root`` (usually one)."""
     from seegaan.report.build import Section, _img, _rel, _table
     from seegaan.report.discover import _read_json
+    from seegaan.utils.renamed import artefact_type
 
     out = []
     for summary in sorted(root.rglob("summary.json")):
         if any(p.startswith(".") for p in summary.relative_to(root).parts):
             continue
         data = _read_json(summary)
-        if data.get("kind") != "benchmark":
+        if artefact_type(data) != "benchmark":
             continue
         run = summary.parent
         body = [f"<h3>{_rel(run, root)}</h3>"]

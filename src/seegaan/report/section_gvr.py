@@ -1,7 +1,7 @@
 """The report's "GVR" section: overlays of `seegaan gvr explain` runs and the bias-test table.
 
 Found anywhere up to three folders deep in the run directory: a GVR explanation is a folder
-whose ``result.json`` says ``"kind": "gvr"``; a bias test is a folder with ``bias.json``.
+whose ``result.json`` says ``"artefact": "gvr"`` (``"kind"`` before the rename); a bias test is a folder with ``bias.json``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from seegaan.utils.renamed import artefact_type
+
 HOW = ("How to read the overlays: the film is shown in grey and the rationale's change "
        "(end minus start of the latent path, decoded) is drawn over it. Orange marks density the "
        "rationale removes (the image gets darker there), purple density it adds (brighter); the "
@@ -19,7 +21,8 @@ HOW = ("How to read the overlays: the film is shown in grey and the rationale's 
 
 
 def _find(root: Path, name: str) -> list[Path]:
-    # Per-case results (cases/<id>/gvr/result.json) say "kind": "sequence" and are skipped.
+    # Per-case results (cases/<id>/gvr/result.json) say "kind": "sequence" (the method family)
+    # and no "artefact", so they are skipped.
     return sorted(p for depth in ("", "*/", "*/*/", "*/*/*/") for p in root.glob(f"{depth}{name}"))
 
 
@@ -33,7 +36,7 @@ def gvr_sections(root: Path) -> list:
             summary = json.loads(res.read_text())
         except (OSError, ValueError):
             continue
-        if summary.get("kind") != "gvr" or not (res.parent / "overlay.png").is_file():
+        if artefact_type(summary) != "gvr" or not (res.parent / "overlay.png").is_file():
             continue
         cfg = summary.get("config", {})
         inverse = cfg.get("inverse")
@@ -73,7 +76,7 @@ def gvr_sections(root: Path) -> list:
         c, o = s.get("correct", {}), s.get("overfitted", {})
         body.append("<p class='caption'>" + (
             f"{s.get('n_films')} held-out films with {s.get('target')} above {s.get('threshold')}. "
-            f"Correct predictor: {c.get('kind')}, fitted on {c.get('n_fit')} films, held-out AUC "
+            f"Correct predictor: {c.get('architecture', c.get('kind'))}, fitted on {c.get('n_fit')} films, held-out AUC "
             f"{(c.get('heldout') or {}).get('auc', float('nan')):.3f}. Overfitted predictor: MLP "
             f"memorising {o.get('n_fit')} films, fit AUC {(o.get('fit') or {}).get('auc', float('nan')):.3f}, "
             f"held-out AUC {(o.get('heldout') or {}).get('auc', float('nan')):.3f}. A change is clear when "

@@ -65,7 +65,7 @@ from seegaan.train.state import (
 from seegaan.utils.fsio import atomic_dir, write_json
 from seegaan.utils.progress import progress
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 HIGHER_IS_BETTER = {"val_ssim": True, "val_mse": False, "swd": False, "fid": False}
 
@@ -140,7 +140,7 @@ class Trainer:
         adam = {"lr": cfg.lr, "betas": tuple(cfg.betas), "eps": cfg.eps}
         self.opt_g = torch.optim.Adam(gen_groups, **adam)
         self.opt_d = torch.optim.Adam(self.disc_params, **adam)
-        perc, self.perc_weight, self.perc_kind = plan.perceptual
+        perc, self.perc_weight, self.perc_name = plan.perceptual
         self.perc = perc.to(self.dev) if perc is not None else None
         self.best_key = self._best_key()
         self.best: dict[str, Any] = {"metric": self.best_key, "value": None, "step": None}
@@ -178,7 +178,7 @@ class Trainer:
         out = {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
                "data_dir": str(self.data_dir.resolve()), "n_train": len(self.train_ds),
                "n_val": len(self.val_ds), "world_size": self.dist.world,
-               "perceptual": self.perc_kind, "best_by": self.best_key}
+               "perceptual": self.perc_name, "best_by": self.best_key}
         # On the virtual cohort, which version it learnt: the demo and the oracle follow it
         # (seegaan.cohort.version.checkpoint_cohort_version reads it back).
         version = self.train_ds.info.get("cohort_version")
@@ -379,7 +379,7 @@ class Trainer:
                     if main:
                         if self.step % cfg.log_every == 0 or final:
                             dt = time.perf_counter() - t0
-                            rec = {"step": self.step, "kind": "train",
+                            rec = {"step": self.step, "phase": "train",
                                    **{k: float(np.mean(v)) for k, v in acc.items()},
                                    "img_per_s": (self.step - n0) * cfg.batch / max(dt, 1e-9)}
                             self._log(rec)
@@ -388,7 +388,7 @@ class Trainer:
                             self.save_samples()
                         if self.step % cfg.val_every == 0 or final:
                             last_val = self.validate()
-                            self._log({"step": self.step, "kind": "val", **last_val})
+                            self._log({"step": self.step, "phase": "val", **last_val})
                             self._maybe_best(last_val)
                         if self.step % cfg.ckpt_every == 0 or final:
                             self.save_checkpoints()
@@ -421,7 +421,7 @@ class _StopFlag:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        log.warning("interrupt: finishing this step and saving a resumable state")
+        logger.warning("interrupt: finishing this step and saving a resumable state")
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
@@ -443,7 +443,7 @@ class RunPlan:
     init:       Autoencoder | None      # the --init-from checkpoint, if any
     train_ds:   PreparedDataset
     val_ds:     PreparedDataset
-    perceptual: tuple[nn.Module | None, float, str]  # (module, weight, kind) of the perceptual term
+    perceptual: tuple[nn.Module | None, float, str]  # (module, weight, name) of the perceptual term
 
 
 def plan_run(data_dir: str | os.PathLike, run_dir: str | os.PathLike, model_cfg: ModelConfig,

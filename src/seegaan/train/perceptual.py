@@ -78,13 +78,13 @@ class SSIMPerceptual(nn.Module):
         return multiscale_ssim_loss(fake, real)
 
 
-def build_perceptual(kind: str, vgg_weights: str | None, vgg_weight: float,
+def build_perceptual(perceptual: str, vgg_weights: str | None, vgg_weight: float,
                      ssim_weight: float) -> tuple[nn.Module | None, float, str]:
-    """``(module, weight, resolved kind)`` for the training options."""
-    if kind == "auto":
-        kind = "vgg" if vgg_weights else "ssim"
-    if kind == "vgg":
+    """``(module, weight, resolved name)`` for the training options."""
+    if perceptual == "auto":
+        perceptual = "vgg" if vgg_weights else "ssim"
+    if perceptual == "vgg":
         return VGGPerceptual(vgg_weights), vgg_weight, "vgg"
-    if kind == "ssim":
+    if perceptual == "ssim":
         return SSIMPerceptual(), ssim_weight, "ssim"
     return None, 0.0, "none"

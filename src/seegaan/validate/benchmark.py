@@ -36,6 +36,7 @@ import torch
 
 from seegaan.errors import OptionError, SeegaanError
 from seegaan.explain.methods import SEQUENCE, Case, Context, get_method, names
+from seegaan.utils.renamed import renamed_keywords
 from seegaan.validate.interventional import (
     FACTOR_NAMES,
     INTERVENTIONS,
@@ -314,9 +315,10 @@ def shortcut_test(long: pd.DataFrame) -> dict[str, Any]:
 
 # -- the whole run ----------------------------------------------------------------------------
 
+@renamed_keywords(log="echo")
 def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None, *,
                   models_dir: str | os.PathLike | None = None, autoencoder=None,
-                  overwrite: bool = False, log=None) -> dict[str, Any]:
+                  overwrite: bool = False, echo=None) -> dict[str, Any]:
     """Run the benchmark into ``out_dir`` (atomically); returns the summary (``summary.json``)."""
     from seegaan.utils.fsio import atomic_dir, check_output, write_json
     from seegaan.validate import figures
@@ -324,7 +326,7 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
 
     cfg = cfg or BenchmarkConfig()
     cfg.check()
-    say = log or (lambda _m: None)
+    say = echo or (lambda _m: None)
     check_output(out_dir, overwrite)
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -342,7 +344,7 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
         if models_dir is not None:
             models = load_known_models(models_dir)
         else:
-            models = train_known_models(tmp / "models", cfg.models, log=say)
+            models = train_known_models(tmp / "models", cfg.models, echo=say)
         timings["models_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -391,7 +393,7 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
         figures.ranking_figure(table, tmp / "ranking.png")
         timings["figures_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - t_all
-        summary = {"kind": "benchmark", "config": cfg.to_dict(),
+        summary = {"artefact": "benchmark", "config": cfg.to_dict(),
                    "methods": [r for r, _, _ in rows], "models": list(models),
                    "factors": {iv.name: {"text": iv.text, "low": factor_values()[iv.name][0],
                                          "high": factor_values()[iv.name][1]} for iv in INTERVENTIONS},

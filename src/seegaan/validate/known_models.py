@@ -38,6 +38,7 @@ from torch import nn
 from seegaan.cohort import Subject, sample_subjects
 from seegaan.explain.adapter import InputAdapter
 from seegaan.explain.reference_cnn import CNNArch, ReferenceCNN, save_reference_cnn
+from seegaan.utils.renamed import renamed_keywords
 
 MODELS = ("reference", "shortcut", "heart_only", "fat_only", "randomised")
 TRAINED = MODELS[:4]
@@ -129,8 +130,9 @@ def _r2(y: np.ndarray, p: np.ndarray) -> float:
     return r2(y, p)
 
 
+@renamed_keywords(log="echo")
 def train_known_models(out_dir: str | os.PathLike, cfg: KnownModelsConfig | None = None,
-                       log=None) -> dict[str, Any]:
+                       echo=None) -> dict[str, Any]:
     """Train the four models, derive the randomised one, save each as a CNN directory.
 
     Returns ``{name: ExplainableModel}``; ``out_dir/<name>/config.json`` records each one's
@@ -139,7 +141,7 @@ def train_known_models(out_dir: str | os.PathLike, cfg: KnownModelsConfig | None
     from seegaan.explain import load_model
 
     cfg = cfg or KnownModelsConfig()
-    say = log or (lambda _m: None)
+    say = echo or (lambda _m: None)
     out = Path(out_dir)
     t0 = time.perf_counter()
     n_fit = int(0.8 * cfg.n_train)
@@ -172,7 +174,7 @@ def _save(net: ReferenceCNN, path: Path, adapter: InputAdapter, cfg: KnownModels
           name: str, metrics: dict[str, Any]) -> None:
     cfg_d = asdict(cfg)
     cfg_d["shortcut_p"] = list(cfg.shortcut_p)
-    save_reference_cnn(net, path, {"kind": "benchmark-model", "benchmark_model": name,
+    save_reference_cnn(net, path, {"artefact": "benchmark-model", "benchmark_model": name,
                                    "input_adapter": adapter.to_dict(), "known_models": cfg_d,
                                    "metrics": metrics})
     # seegaan reads the safetensors; the TorchScript copy is for other tools, not needed here

@@ -45,7 +45,7 @@ from seegaan.errors import InputError, SeegaanError
 from seegaan.view.session import Viewer
 from seegaan.view.uploads import MAX_UPLOAD_BYTES
 
-log = logging.getLogger("seegaan.view")
+logger = logging.getLogger("seegaan.view")
 
 # The only files the server sends from disk: name -> (package file, media type). A request
 # for anything else is a 404; no part of a URL is ever joined to a path.
@@ -118,7 +118,7 @@ def create_app(viewer: Viewer, local_only: bool = True) -> Starlette:
         except SeegaanError as err:
             return _error(str(err), getattr(err, "status", 400))
         except Exception as err:  # a bug: say what, never how (no traceback to the page)
-            log.exception("viewer request failed")
+            logger.exception("viewer request failed")
             return _error(f"internal error: {type(err).__name__}: {str(err)[:200]}", 500)
         if isinstance(result, Response):
             return result

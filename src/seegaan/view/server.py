@@ -26,7 +26,7 @@ from typing import Any
 from seegaan.errors import OptionError
 from seegaan.view.session import Viewer
 
-log = logging.getLogger("seegaan.view")
+logger = logging.getLogger("seegaan.view")
 
 
 def is_loopback(host: str) -> bool:
@@ -107,7 +107,7 @@ def _warm(viewer: Viewer) -> None:
     try:
         viewer.warm()
     except Exception as err:  # a film that cannot load shows its error when asked for
-        log.warning("viewer warm-up failed: %s", err)
+        logger.warning("viewer warm-up failed: %s", err)
 
 
 def serve(viewer: Viewer, sock: socket.socket, background: bool = False,

@@ -157,10 +157,10 @@ class Viewer:
             if numeric and len(levels) > 2 and (len(levels) > MAX_LEVELS_SHOWN or
                                                 not np.allclose(vals, np.round(vals))):
                 lo, hi = np.percentile(vals.to_numpy(dtype=float), [5, 95])
-                out.append({"name": col, "kind": "quantitative", "low": float(lo),
+                out.append({"name": col, "feature_type": "quantitative", "low": float(lo),
                             "high": float(hi), "min": float(vals.min()), "max": float(vals.max())})
             elif 2 <= len(levels) <= MAX_LEVELS_SHOWN:
-                out.append({"name": col, "kind": "qualitative", "levels": levels})
+                out.append({"name": col, "feature_type": "qualitative", "levels": levels})
         return out
 
     def info(self) -> dict[str, Any]:
@@ -234,7 +234,7 @@ class Viewer:
         key = (feature, low, high)
         if key in self._directions:
             return self._directions[key]
-        if spec["kind"] == "qualitative":
+        if spec["feature_type"] == "qualitative":
             if low is None or high is None:
                 if len(spec["levels"]) != 2:
                     raise OptionError(f"feature {feature}: choose two of its levels")

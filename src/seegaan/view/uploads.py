@@ -57,9 +57,9 @@ def sniff(data: bytes) -> str:
                       "accepted)", status=415)
 
 
-def _pixel_count(data: bytes, kind: str) -> int:
+def _pixel_count(data: bytes, file_type: str) -> int:
     """Width × height from the header alone (no pixel data is decoded)."""
-    if kind == "dicom":
+    if file_type == "dicom":
         import pydicom
 
         try:
@@ -78,7 +78,7 @@ def _pixel_count(data: bytes, kind: str) -> int:
             with Image.open(io.BytesIO(data)) as im:   # lazy: reads the header only
                 w, h = im.size
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise UploadError(f"upload: corrupt {kind.upper()} header") from None
+        raise UploadError(f"upload: corrupt {file_type.upper()} header") from None
     except Image.DecompressionBombError:
         raise UploadError(f"upload: over the {MAX_PIXELS:,}-pixel limit (a decompression bomb, "
                           "or not a radiograph)", 413) from None
@@ -93,14 +93,14 @@ def check_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES,
     if len(data) > max_bytes:
         raise UploadError(f"upload: {len(data) / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB "
                           "limit", status=413)
-    kind = sniff(data)
-    n = _pixel_count(data, kind)
+    file_type = sniff(data)
+    n = _pixel_count(data, file_type)
     if n > max_pixels:
         raise UploadError(f"upload: {n:,} pixels is over the {max_pixels:,}-pixel limit "
                           "(a decompression bomb, or not a radiograph)", status=413)
     if n < 4:
         raise UploadError("upload: image has no pixels")
-    return kind
+    return file_type
 
 
 def prepare_upload(data: bytes, size: int, fit: str = "crop",
@@ -110,8 +110,8 @@ def prepare_upload(data: bytes, size: int, fit: str = "crop",
     from seegaan.data.prepared import from_uint16
     from seegaan.data.transform import load_fitted
 
-    kind = check_upload(data, max_bytes, max_pixels)
-    suffix = {"png": ".png", "jpeg": ".jpg", "dicom": ".dcm"}[kind]
+    file_type = check_upload(data, max_bytes, max_pixels)
+    suffix = {"png": ".png", "jpeg": ".jpg", "dicom": ".dcm"}[file_type]
     fd, tmp = tempfile.mkstemp(prefix="seegaan-upload-", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as fh:

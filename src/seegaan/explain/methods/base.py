@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from seegaan.errors import InputError
+from seegaan.utils.renamed import upgrade_keys
 
 ATTRIBUTION = "attribution"
 SEQUENCE = "sequence"
@@ -216,7 +217,8 @@ def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
         raise InputError(f"{path}: not a readable explanation manifest ({err})") from None
     if record.get("format") != "seegaan-explanations":
         raise InputError(f"{path}: not a seegaan explanation manifest")
-    return record
+    # Manifests written before the rename say "log".
+    return upgrade_keys(record, log="log_scale")
 
 
 def _safe_name(image_id: str) -> str:

@@ -58,7 +58,7 @@ class GVR(Method):
                 given = ctx.cache[key]
             return given
         if CACHE_KEY not in ctx.cache:
-            cfg = PredictorConfig(target=ctx.target, kind="linear", log=ctx.log_scale,
+            cfg = PredictorConfig(target=ctx.target, architecture="linear", log_scale=ctx.log_scale,
                                   threshold=ctx.threshold, seed=ctx.seed)
             ctx.cache[CACHE_KEY], _ = fit_predictor(ctx.table, cfg)
         return ctx.cache[CACHE_KEY]

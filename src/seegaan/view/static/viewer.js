@@ -6,10 +6,10 @@
                   pendingSince: 0, shownLam: null, methodsOpen: false };
 
   // -- messages and requests -------------------------------------------------------------
-  function say(text, kind) {
+  function say(text, level) {
     const m = $("message");
     m.textContent = text;
-    m.className = "message" + (kind === "info" ? " info" : "");
+    m.className = "message" + (level === "info" ? " info" : "");
     m.hidden = !text;
   }
   async function api(path, options) {
@@ -117,13 +117,13 @@
   function levels() {
     const f = state.feature;
     if (!f) return ["", ""];
-    if (f.kind === "qualitative") return [$("low").value, $("high").value];
+    if (f.feature_type === "qualitative") return [$("low").value, $("high").value];
     return [$("low-num").value, $("high-num").value];
   }
   function setFeature(name) {
     const f = state.info.features.find((x) => x.name === name);
     state.feature = f;
-    const qual = f.kind === "qualitative";
+    const qual = f.feature_type === "qualitative";
     for (const id of ["low", "high"]) $(id).hidden = !qual;
     for (const id of ["low-num", "high-num"]) $(id).hidden = qual;
     $("low-label").textContent = qual ? "from" : "from value";
@@ -271,7 +271,7 @@
     const sel = $("feature");
     for (const f of i.features) {
       const o = document.createElement("option");
-      o.value = f.name; o.textContent = f.name + (f.kind === "quantitative" ? " (numeric)" : "");
+      o.value = f.name; o.textContent = f.name + (f.feature_type === "quantitative" ? " (numeric)" : "");
       sel.appendChild(o);
     }
     if (i.features.length) setFeature(i.features[0].name);
