@@ -119,3 +119,31 @@ def test_rendering_helpers_take_the_version():
     assert {s.version for s in shortcut_subjects(4, 0, (0.9, 0.1), version=2)} == {2}
     assert {s.version for s in cohort_subjects(5, 0)} == {1}
     assert {s.version for s in cohort_subjects(5, 0, version=2)} == {2}
+
+
+def test_benchmark_draws_its_films_from_the_autoencoders_cohort(tmp_path, monkeypatch):
+    import seegaan.validate.known_models as km
+    from seegaan.validate.benchmark import BenchmarkConfig, run_benchmark
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(out, cfg, **_kw):
+        seen.append(cfg.cohort_version)
+        raise Stop
+
+    monkeypatch.setattr(km, "train_known_models", fake_train)
+    ae = Autoencoder(get_preset("tiny")).eval()
+    for version in (1, 2):
+        ae.cohort_version = version
+        cfg = BenchmarkConfig.make(quick=True)
+        with pytest.raises(Stop):
+            run_benchmark(tmp_path / f"b{version}", cfg, autoencoder=ae)
+        assert cfg.cohort_version == version
+    assert seen == [1, 2]
+    cfg = BenchmarkConfig.make(quick=True)  # no autoencoder given: the bundled one's (1)
+    with pytest.raises(Stop):
+        run_benchmark(tmp_path / "b", cfg)
+    assert cfg.cohort_version == 1
