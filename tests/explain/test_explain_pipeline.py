@@ -160,7 +160,7 @@ def test_oracle_measures_both_global_sequences(tmp_path, cohort, fake_ae, monkey
             b = np.asarray(images).mean(axis=(1, 2, 3))
             return pd.DataFrame({"gt_ctr": 0.5 + 0.1 * b, "gt_fat": 10 - 5 * b})
 
-    monkeypatch.setattr(oracle_mod, "load_oracle", lambda size=None, path=None: FakeOracle())
+    monkeypatch.setattr(oracle_mod, "load_oracle", lambda size=None, path=None, version=1: FakeOracle())
     s = explain("fake", cohort["latents"], tmp_path / "exp", model=_model(),
                 config=ExplainConfig(oracle=True, attributions=(), **CFG), autoencoder=fake_ae)
     for key in ("truth", "prediction"):

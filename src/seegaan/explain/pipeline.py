@@ -128,13 +128,21 @@ def _write(result, out_dir: Path) -> None:
     write_sequence(result, out_dir, mp4=False)
 
 
-def _oracle_measure(frames: np.ndarray, size: int) -> dict[str, Any]:
-    """Ground-truth factors of a sequence's frames by the virtual cohort's oracle."""
+def _load_oracle(table: LatentTable) -> Any:
+    """The oracle of the table's cohort version (``cohort_version``; absent: 1), or the reason
+    there is none. A missing oracle of that version fails now, in one line, before any work."""
     try:
-        from seegaan.cohort.oracle import load_oracle
+        from seegaan.cohort.version import oracle_for, table_cohort_version
     except ImportError as err:
-        return {"available": False, "reason": f"seegaan.cohort.oracle unavailable ({err})"}
-    df = load_oracle(size).predict(torch.from_numpy(frames[:, None].astype(np.float32)))
+        return f"seegaan.cohort.oracle unavailable ({err})"
+    return oracle_for(table_cohort_version(table))
+
+
+def _oracle_measure(frames: np.ndarray, oracle: Any) -> dict[str, Any]:
+    """Ground-truth factors of a sequence's frames by the virtual cohort's oracle."""
+    if isinstance(oracle, str):
+        return {"available": False, "reason": oracle}
+    df = oracle.predict(torch.from_numpy(frames[:, None].astype(np.float32)))
     out: dict[str, Any] = {"available": True}
     for col in df.columns:
         v = df[col].to_numpy(dtype=np.float64)
@@ -173,6 +181,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
     check_output(out_dir, overwrite)
     table = latents if isinstance(latents, LatentTable) else load_latents(latents)
     meta = table.meta
+    oracle = _load_oracle(table) if cfg.oracle else None
     if cfg.target not in meta.columns:
         raise InputError(f"--target {cfg.target}: no such column in the latent table")
     if "split" not in meta.columns and cfg.split != "all":
@@ -274,7 +283,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
         summary["files"]["global_side_by_side"] = "global_side_by_side.png"
         summary["global"] = {k: _global_summary(r) for k, r in globals_.items()}
         if cfg.oracle:
-            summary["oracle"] = {k: _oracle_measure(r.frames, ae.image_size) for k, r in globals_.items()}
+            summary["oracle"] = {k: _oracle_measure(r.frames, oracle) for k, r in globals_.items()}
         timings["global_s"] = time.perf_counter() - t0
 
         # 4-6. Every method on every case, each saved in its own folder ------------------

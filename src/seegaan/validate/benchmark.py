@@ -78,6 +78,7 @@ class BenchmarkConfig:
     lambda_max_calls: int = 8       # λ search budget per subject
     figure_subjects: int = 5        # rows of each model's figure
     checkpoint:   str | None = None # autoencoder (None: the bundled demo64)
+    cohort_version: int = 0         # films rendered; 0: the autoencoder's own cohort version
     models:       KnownModelsConfig = field(default_factory=KnownModelsConfig)
 
     @classmethod
@@ -330,6 +331,14 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     rows = method_rows(cfg.methods)
+    if not cfg.cohort_version:
+        # Every film (training, explained, interventions) is drawn from the cohort the
+        # autoencoder knows, and the oracle that reads the sequences follows them.
+        from seegaan.cohort.version import ae_cohort_version, checkpoint_cohort_version
+
+        cfg.cohort_version = (ae_cohort_version(autoencoder) if autoencoder is not None
+                              else checkpoint_cohort_version(cfg.checkpoint))
+    cfg.models.cohort_version = cfg.cohort_version
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         t0 = time.perf_counter()
         if models_dir is not None:
@@ -340,7 +349,8 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
 
         t0 = time.perf_counter()
         say(f"rendering {cfg.subjects} subjects x {len(INTERVENTIONS)} interventions")
-        truths = subject_truths(benchmark_subjects(cfg.subjects, cfg.seed), cfg.size)
+        truths = subject_truths(benchmark_subjects(cfg.subjects, cfg.seed, cfg.cohort_version),
+                                cfg.size)
         dy = {m: reliance_profile(models[m].score, truths) for m in models}
         timings["truth_s"] = time.perf_counter() - t0
 
@@ -362,9 +372,9 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
         t0 = time.perf_counter()
         oracle = None
         try:
-            from seegaan.cohort.oracle import load_oracle
+            from seegaan.cohort.version import oracle_for
 
-            oracle = load_oracle(cfg.size)
+            oracle = oracle_for(cfg.cohort_version, cfg.size)
         except Exception as err:  # the oracle asset is optional; sequences then score on pixels
             say(f"oracle unavailable ({err}); sequence reliance scored on their pixel maps")
         long = score_all(results, models, truths, dy, cfg, oracle)

@@ -55,6 +55,7 @@ class KnownModelsConfig:
     shortcut_p:  tuple[float, float] = (0.9, 0.02)  # P(device | AHF), P(device | no AHF)
     seed:        int = 0
     workers:     int = 0             # render processes (0: automatic)
+    cohort_version: int = 1          # the virtual cohort the models are trained on
 
 
 def _labels(subjects: list[Subject], name: str) -> np.ndarray:
@@ -65,9 +66,10 @@ def _labels(subjects: list[Subject], name: str) -> np.ndarray:
     return np.log(np.array([s.bnpp for s in subjects]))
 
 
-def shortcut_subjects(n: int, seed: int, p: tuple[float, float]) -> list[Subject]:
+def shortcut_subjects(n: int, seed: int, p: tuple[float, float],
+                      version: int = 1) -> list[Subject]:
     """Cohort subjects whose pacemaker is drawn from their AHF status with probabilities ``p``."""
-    subs = sample_subjects(n, seed=seed, shortcut=True)
+    subs = sample_subjects(n, seed=seed, shortcut=True, version=version)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 77]))
     # One draw per patient, so a patient's films agree.
     draw = {}
@@ -143,8 +145,8 @@ def train_known_models(out_dir: str | os.PathLike, cfg: KnownModelsConfig | None
     out = Path(out_dir)
     t0 = time.perf_counter()
     n_fit = int(0.8 * cfg.n_train)
-    ordinary = sample_subjects(cfg.n_train, seed=cfg.seed + 500)
-    short = shortcut_subjects(cfg.n_train, cfg.seed + 600, cfg.shortcut_p)
+    ordinary = sample_subjects(cfg.n_train, seed=cfg.seed + 500, version=cfg.cohort_version)
+    short = shortcut_subjects(cfg.n_train, cfg.seed + 600, cfg.shortcut_p, cfg.cohort_version)
     say(f"rendering 2 x {cfg.n_train} training films")
     films = {"ordinary": render_films(ordinary, cfg.size, cfg.workers),
              "shortcut": render_films(short, cfg.size, cfg.workers)}
