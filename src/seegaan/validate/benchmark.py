@@ -81,6 +81,7 @@ class BenchmarkConfig:
     lambda_max_calls: int = 8       # λ search budget per subject
     figure_subjects: int = 5        # rows of each model's figure
     checkpoint:   str | None = None # autoencoder (None: the bundled demo64)
+    cohort_version: int = 0         # films rendered; 0: the autoencoder's own cohort version
     models:       KnownModelsConfig = field(default_factory=KnownModelsConfig)
     medxgan:      MedXGANFinetune = field(default_factory=MedXGANFinetune)  # its generators
     # medXGAN inversion (restarts, Adam steps): a quarter of the method's default (4 x 150)
@@ -350,6 +351,14 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     rows = method_rows(cfg.methods)
+    if not cfg.cohort_version:
+        # Every film (training, explained, interventions) is drawn from the cohort the
+        # autoencoder knows, and the oracle that reads the sequences follows them.
+        from seegaan.cohort.version import ae_cohort_version, checkpoint_cohort_version
+
+        cfg.cohort_version = (ae_cohort_version(autoencoder) if autoencoder is not None
+                              else checkpoint_cohort_version(cfg.checkpoint))
+    cfg.models.cohort_version = cfg.cohort_version
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         t0 = time.perf_counter()
         if models_dir is not None:
@@ -366,7 +375,8 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
 
         t0 = time.perf_counter()
         say(f"rendering {cfg.subjects} subjects x {len(INTERVENTIONS)} interventions")
-        truths = subject_truths(benchmark_subjects(cfg.subjects, cfg.seed), cfg.size)
+        truths = subject_truths(benchmark_subjects(cfg.subjects, cfg.seed, cfg.cohort_version),
+                                cfg.size)
         dy = {m: reliance_profile(models[m].score, truths) for m in models}
         timings["truth_s"] = time.perf_counter() - t0
 
@@ -386,7 +396,13 @@ def run_benchmark(out_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
         timings["methods_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        oracle = _oracle(cfg.size, truths[0].subject.version, say)
+        oracle = None
+        try:
+            from seegaan.cohort.version import oracle_for
+
+            oracle = oracle_for(cfg.cohort_version, cfg.size)
+        except Exception as err:  # the oracle asset is optional; sequences then score on pixels
+            say(f"oracle unavailable ({err}); sequence reliance scored on their pixel maps")
         long = score_all(results, models, truths, dy, cfg, oracle)
         extra = [(TRUTH, m, f"dy_{f}", dy[m][:, k]) for m in models for k, f in enumerate(FACTOR_NAMES)]
         table = summarise(long, extra, cfg.n_boot, cfg.seed)
@@ -429,25 +445,8 @@ def _medxgan_generators(rows, models, cfg: BenchmarkConfig, cache_root: Path, fa
         say(f"medxgan: the bundled generator makes {info['model']['image_size']} px films, the "
             f"benchmark is at {cfg.size} px; no generator to fine-tune")
         return {}, {}
-    return medxgan_generators(models, cache_root, cfg.medxgan, fallback_root=fallback, echo=say)
-
-
-def _oracle(size: int, version: int, say):
-    """The oracle of the subjects' cohort version; the version-1 oracle, said so, when that
-    one is not shipped; None (sequences then score on their pixel maps) when neither is."""
-    from seegaan.cohort.oracle import load_oracle
-
-    for v in dict.fromkeys((version, 1)):
-        try:
-            oracle = load_oracle(size, version=v)
-        except Exception as err:  # the oracle asset is optional
-            say(f"oracle for cohort version {v} unavailable ({err})")
-            continue
-        if v != version:
-            say(f"reading version-{version} films with the version-{v} oracle (approximate)")
-        return oracle
-    say("no oracle: sequence reliance scored on the sequences' pixel maps")
-    return None
+    return medxgan_generators(models, cache_root, cfg.medxgan, fallback_root=fallback, echo=say,
+                              cohort_version=cfg.models.cohort_version or 1)
 
 
 def _load_autoencoder(cfg: BenchmarkConfig, say):

@@ -56,21 +56,23 @@ def classifier_spec(scores: np.ndarray) -> Any:
                           target="benchmark model score")
 
 
-def _films(size: int, n: int, seed: int) -> torch.Tensor:
+def _films(size: int, n: int, seed: int, version: int) -> torch.Tensor:
     from seegaan.cohort import sample_subjects
     from seegaan.validate.known_models import render_films
 
-    return render_films(sample_subjects(n, seed=seed), size)
+    return render_films(sample_subjects(n, seed=seed, version=version), size)
 
 
 def medxgan_generators(models: dict[str, Any], cache_root: str | os.PathLike, cfg: MedXGANFinetune,
-                       fallback_root: str | os.PathLike | None = None, echo=None
+                       fallback_root: str | os.PathLike | None = None, echo=None,
+                       cohort_version: int = 1
                        ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """``({model: checkpoint dir}, {model: record})`` for every model, fine-tuning the ones
     whose cache is missing or was made for other weights.
 
     The cache goes to ``cache_root/<model>/medxgan``; when that folder cannot be written
-    (a read-only ``--models``), to ``fallback_root/<model>``.
+    (a read-only ``--models``), to ``fallback_root/<model>``. The films that set C's cut-off
+    come from cohort ``cohort_version``, the models' own.
     """
     from seegaan.medxgan.checkpoint import is_checkpoint, load_medxgan, write_checkpoint
     from seegaan.medxgan.classifier import PositiveClass, fingerprint
@@ -92,7 +94,7 @@ def medxgan_generators(models: dict[str, Any], cache_root: str | os.PathLike, cf
                 dirs[name], records[name] = str(path), {**doc.get("metrics", {}), "cached": True}
                 continue
         if films is None:
-            films = _films(size, cfg.n_films, cfg.seed)
+            films = _films(size, cfg.n_films, cfg.seed, cohort_version)
         with torch.no_grad():
             scores = model.predict_scores(films)
         C = PositiveClass(model, classifier_spec(np.asarray(scores, dtype=np.float64)), size)
