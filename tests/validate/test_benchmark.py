@@ -186,3 +186,20 @@ def test_medxgan_gets_its_row_from_generators_fine_tuned_per_model(tmp_path):
     _, again = medxgan_generators(load_known_models(models_dir), models_dir, cfg.medxgan)
     assert all(r["cached"] for r in again.values())
     assert again["shortcut"]["class_acc"] == gens["shortcut"]["class_acc"]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_reference_cohort_device_is_common_and_says_nothing_about_the_label(version):
+    """The reference/heart/fat models' cohort draws the pacemaker independently (P = 0.5), so
+    their device Δŷ is near zero by construction; the shortcut cohort ties it to AHF."""
+    from seegaan.validate.known_models import KnownModelsConfig, shortcut_subjects
+
+    cfg = KnownModelsConfig()
+    subs = shortcut_subjects(600, 500, cfg.device_p, version)
+    dev = np.array([s.device for s in subs])
+    ahf = np.array([s.ahf for s in subs])
+    assert 0.4 < dev.mean() < 0.6
+    assert abs(dev[ahf == 1].mean() - dev[ahf == 0].mean()) < 0.12
+    short = shortcut_subjects(600, 600, cfg.shortcut_p, version)
+    sd, sa = np.array([s.device for s in short]), np.array([s.ahf for s in short])
+    assert sd[sa == 1].mean() - sd[sa == 0].mean() > 0.6
