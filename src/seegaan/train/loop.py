@@ -170,10 +170,20 @@ class Trainer:
         write_json(rd / "config.json", self._run_config())
 
     def _run_config(self) -> dict[str, Any]:
-        return {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
-                "data_dir": str(self.data_dir.resolve()), "n_train": len(self.train_ds),
-                "n_val": len(self.val_ds), "world_size": self.dist.world,
-                "perceptual": self.perc_name, "best_by": self.best_key}
+        out = {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
+               "data_dir": str(self.data_dir.resolve()), "n_train": len(self.train_ds),
+               "n_val": len(self.val_ds), "world_size": self.dist.world,
+               "perceptual": self.perc_name, "best_by": self.best_key}
+        # On the virtual cohort, which version it learnt: the demo and the oracle follow it
+        # (seegaan.cohort.version.checkpoint_cohort_version reads it back).
+        version = self.train_ds.info.get("cohort_version")
+        if version is None and self.train_ds.info.get("preset") == "seegaan-cohort":
+            from seegaan.cohort.version import dataset_cohort_version
+
+            version = dataset_cohort_version(self.data_dir)
+        if version is not None:
+            out["cohort_version"] = int(version)
+        return out
 
     def _broadcast_weights(self) -> None:
         import torch.distributed as dist
