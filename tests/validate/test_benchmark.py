@@ -203,3 +203,20 @@ def test_reference_cohort_device_is_common_and_says_nothing_about_the_label(vers
     short = shortcut_subjects(600, 600, cfg.shortcut_p, version)
     sd, sa = np.array([s.device for s in short]), np.array([s.ahf for s in short])
     assert sd[sa == 1].mean() - sd[sa == 0].mean() > 0.6
+
+
+def test_shortcut_test_flags_first_and_second_ranks():
+    import pandas as pd
+
+    from seegaan.validate.benchmark import shortcut_test
+
+    rows = []
+    # ig: device first on 9 of 10 reference subjects (mean 1.1) -> flagged; gradcam: never.
+    for i in range(10):
+        rows.append(("ig", "reference", "device_rank", 1.0 if i < 9 else 2.0))
+        rows.append(("gradcam", "reference", "device_rank", 6.0))
+        rows.append(("ig", "shortcut", "device_rank", 1.0))
+        rows.append(("gradcam", "shortcut", "device_rank", 5.0))
+    out = shortcut_test(pd.DataFrame(rows, columns=["method", "model", "metric", "value"]))
+    assert out["device_first_on_reference"] == ["ig"]
+    assert out["passing"] == ["ig"]

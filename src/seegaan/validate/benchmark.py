@@ -316,8 +316,10 @@ def summarise(long: pd.DataFrame, extra: list[tuple[str, str, str, np.ndarray]],
 
 
 def shortcut_test(long: pd.DataFrame) -> dict[str, Any]:
-    """Which methods rank the device first or second on the shortcut model (by their mean
-    device rank over subjects), and which rank it first on the reference model."""
+    """Which methods rank the device first or second on the shortcut model (mean device rank
+    over subjects ≤ 2), and which rank it first on the reference model (mean rank < 1.5: the
+    device is first on most subjects; a cut at exactly 1.0 would excuse a method that puts it
+    first on 9 of 10)."""
     d = long[long["metric"] == "device_rank"]
     mean = d.groupby(["method", "model"])["value"].mean()
     out: dict[str, Any] = {"shortcut_device_rank": {}, "reference_device_rank": {}}
@@ -329,7 +331,7 @@ def shortcut_test(long: pd.DataFrame) -> dict[str, Any]:
     real = [m for m in out["shortcut_device_rank"] if not m.startswith("(")]
     out["passing"] = [m for m in real if out["shortcut_device_rank"][m] <= 2.0]
     out["device_first_on_reference"] = [m for m in real
-                                        if out["reference_device_rank"].get(m, 99) <= 1.0]
+                                        if out["reference_device_rank"].get(m, 99) < 1.5]
     return out
 
 
