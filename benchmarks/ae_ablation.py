@@ -118,7 +118,7 @@ def train_arm(data: Path, run: Path, arm: str, steps: int, batch: int, seed: int
 @torch.no_grad()
 def score(data: Path, ckpt: Path, n: int = 256, oracle_path: str | None = None) -> dict:
     """SSIM and oracle r (original vs reconstruction) on the first ``n`` test films."""
-    from seegaan.cohort.oracle import load_oracle
+    from seegaan.cohort.version import oracle_for
     from seegaan.data.prepared import PreparedDataset
     from seegaan.models.autoencoder import load_autoencoder
     from seegaan.train.metrics import ssim
@@ -127,7 +127,7 @@ def score(data: Path, ckpt: Path, n: int = 256, oracle_path: str | None = None) 
     x = ds.load_images(slice(0, min(n, len(ds))))
     ae = load_autoencoder(str(ckpt)).eval()
     rec = torch.cat([ae.reconstruct(x[i:i + 64]) for i in range(0, len(x), 64)])
-    oracle = load_oracle(64, path=oracle_path, version=2)
+    oracle = oracle_for(2, 64, path=oracle_path)
     a, b = oracle.predict(x), oracle.predict(rec)
     out = {"ssim": round(float(ssim(rec, x).mean()), 4), "n": len(x)}
     for col, key in (("gt_bmd", "r_bmd"), ("gt_ctr", "r_ctr"), ("gt_fat", "r_fat"),
@@ -139,7 +139,8 @@ def score(data: Path, ckpt: Path, n: int = 256, oracle_path: str | None = None) 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", type=Path, help="prepared cohort-v2 dataset at 64x64")
-    ap.add_argument("--out", type=Path, required=True, help="folder of the arms' run directories")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="folder of the arms' run directories (not with --train)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
@@ -153,8 +154,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--scratch", action="store_true", help="random initial weights for every arm")
     a = ap.parse_args(argv)
+    if a.train is not None and (a.run is None or a.train not in ARMS):
+        ap.error(f"--train {a.train}: needs --run DIR and one of {', '.join(ARMS)}")
+    if a.train is None and a.out is None:
+        ap.error("--out is required (the arms' run directories), unless --train ARM --run DIR")
+    unknown = [x for x in a.arms.split(",") if x not in ARMS]
+    if unknown:
+        ap.error(f"--arms: unknown arm {unknown[0]!r} (choose from {', '.join(ARMS)})")
     logging.basicConfig(level=logging.INFO)
     torch.set_num_threads(a.threads)
+    from seegaan.cohort.version import dataset_cohort_version, oracle_for
+    from seegaan.errors import SeegaanError
+
+    try:  # wrong data or no v2 oracle: say so now, in one line, not after hours of training
+        if dataset_cohort_version(a.data) != 2:
+            raise SystemExit(f"error: {a.data}: not a prepared cohort-v2 dataset (prepare.json / "
+                             "cohort.json record no cohort_version 2)")
+        if not a.train and not a.no_score:
+            oracle_for(2, 64, path=a.oracle)
+    except SeegaanError as err:
+        raise SystemExit(f"error: {err} (or pass --no-score and score later with --score-only)") from None
     if a.train:
         res = train_arm(a.data, a.run, a.train, a.steps, a.batch, a.seed, a.resume, a.scratch,
                         long_run=True)

@@ -90,8 +90,11 @@ def mixed(tmp_path) -> tuple[Path, Path]:
     return write_mixed_collection(tmp_path)
 
 
-def write_cohort(root: Path, n: int = 24, size: int = 48, seed: int = 0) -> Path:
-    """A miniature of `seegaan cohort OUT_DIR` (same files and columns), for auto-detection."""
+def write_cohort(root: Path, n: int = 24, size: int = 48, seed: int = 0, version: int = 1) -> Path:
+    """A miniature of `seegaan cohort OUT_DIR` (same files and columns), for auto-detection.
+
+    ``version`` 2 adds the version-2 columns (site, egfr, projection, gt_ap, ...) and
+    ``cohort_version`` in cohort.json, as `seegaan cohort --version 2` writes them."""
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True)
     rows = []
@@ -103,8 +106,21 @@ def write_cohort(root: Path, n: int = 24, size: int = 48, seed: int = 0) -> Path
                      "bnpp": float(rng.lognormal(7, 1)), "manufacturer": ["GE", "Agfa", "Canon"][i % 3],
                      "device": int(i % 7 == 0), "gt_ctr": float(rng.uniform(0.4, 0.6)),
                      "gt_fat": float(rng.random()), "gt_bmd": float(rng.random())})
+        if version == 2:  # the columns `seegaan cohort` writes after device and after gt_*
+            ap = int(i % 4 == 0)
+            row = rows.pop()
+            head = {k: row[k] for k in list(row)[:8]}
+            rows.append({**head, "site": "ABCD"[i % 4], "egfr": float(rng.uniform(30, 120)),
+                         "projection": "AP" if ap else "PA",
+                         **{k: row[k] for k in list(row)[8:]},
+                         "gt_ap": ap, "gt_lr_marker": int(i % 9 != 0),
+                         "gt_thorax_width": float(rng.uniform(0.9, 1.1)),
+                         "gt_diaphragm": float(rng.uniform(-20, 20))})
     pd.DataFrame(rows).to_csv(root / "cohort.csv", index=False)
-    (root / "cohort.json").write_text(json.dumps({"seed": seed, "n": n, "size": size}))
+    meta = {"seed": seed, "n": n, "size": size}
+    if version == 2:
+        meta["cohort_version"] = 2
+    (root / "cohort.json").write_text(json.dumps(meta))
     return root
 
 

@@ -94,6 +94,7 @@ def test_cohort_preset_auto_detected(tmp_path, capsys, kit):
                                 "bnpp": "numeric", "manufacturer": "categorical",
                                 "device": "categorical", "gt_ctr": "numeric",
                                 "gt_fat": "numeric", "gt_bmd": "numeric"}
+    assert info["cohort_version"] == 1  # cohort.json without cohort_version: version 1
     index = pd.read_parquet(out / "index.parquet")
     assert index.groupby("patient_id")["split"].nunique().max() == 1
     assert index["ahf"].dtype == np.int64  # 0/1 stays a number
@@ -104,6 +105,31 @@ def test_cohort_preset_auto_detected(tmp_path, capsys, kit):
                        "sex", "--frontal-only")
     assert code == 0, err
     assert pd.read_parquet(tmp_path / "again" / "index.parquet")["split"].equals(index["split"])
+
+
+def test_cohort_v2_columns_and_version_recorded(tmp_path, capsys, kit):
+    """Version 2's site, eGFR and projection become features, its new gt_* columns ground
+    truth, and prepare.json records the version (the oracle that reads the films follows it)."""
+    from seegaan.cohort.version import dataset_cohort_version
+
+    root = kit.write_cohort(tmp_path / "cohort", version=2)
+    out = tmp_path / "data"
+    code, stdout, err = run(capsys, "--images", root / "images", "--csv", root / "cohort.csv",
+                            "--out", out, "--size", 32)
+    assert code == 0, err
+    info = json.loads((out / "prepare.json").read_text())
+    assert info["cohort_version"] == 2 and dataset_cohort_version(out) == 2
+    f = info["features"]
+    assert {k: f[k] for k in ("site", "egfr", "projection")} == {
+        "site": "categorical", "egfr": "numeric", "projection": "categorical"}
+    for gt in ("gt_ap", "gt_lr_marker", "gt_thorax_width", "gt_diaphragm", "gt_ctr"):
+        assert f[gt] == "numeric"
+    index = pd.read_parquet(out / "index.parquet")
+    assert set(index["projection"]) == {"AP", "PA"} and index["egfr"].notna().all()
+    # An older prepared folder (no cohort_version) is traced back to its cohort.json.
+    del info["cohort_version"]
+    (out / "prepare.json").write_text(json.dumps(info))
+    assert dataset_cohort_version(out) == 2
 
 
 def test_skip_bad_lists_unreadable_images_and_keeps_rows_aligned(mixed, tmp_path, capsys, kit):

@@ -215,6 +215,47 @@ def test_missing_checkpoint_fails_before_rendering(tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_v2_checkpoint_without_v2_oracle_fails_before_rendering(tmp_path, capsys, monkeypatch):
+    import seegaan.cohort.oracle as oracle_mod
+    from seegaan.config import get_preset
+    from seegaan.models.autoencoder import Autoencoder
+
+    ck = tmp_path / "ck"
+    Autoencoder(get_preset("tiny")).eval().save(ck)
+    (ck / "train_config.json").write_text(json.dumps({"cohort_version": 2}))
+    monkeypatch.setitem(oracle_mod.ASSET_DIRS, 2, tmp_path / "absent")
+    rc = main(["demo", "--quick", "--size", "32", "--checkpoint", str(ck), "--out",
+               str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and len(err.splitlines()) == 1 and "version-2 oracle" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_demo_cohort_follows_the_checkpoint(tmp_path, monkeypatch, make_oracle):
+    """The bundled (v1) checkpoint and --train keep cohort v1; a checkpoint that records
+    cohort version 2 renders v2 films (and the truth stage then reads them with the v2
+    oracle, through the same cfg.cohort_version)."""
+    import seegaan.cohort.oracle as oracle_mod
+    from seegaan.config import get_preset
+    from seegaan.demo.stages import DemoRun, render_cohort_stage, resolve_cohort_version
+    from seegaan.models.autoencoder import Autoencoder, load_autoencoder
+
+    assert resolve_cohort_version(DemoConfig.make("x", train=True), None) == 1
+    bundled = type("AE", (), {"cohort_version": 1})()  # what load_autoencoder() gives
+    assert resolve_cohort_version(DemoConfig.make("x"), bundled) == 1
+    ck = tmp_path / "ck"
+    Autoencoder(get_preset("tiny")).eval().save(ck)
+    (ck / "train_config.json").write_text(json.dumps({"cohort_version": 2}))
+    monkeypatch.setitem(oracle_mod.ASSET_DIRS, 2, make_oracle(tmp_path / "v2"))
+    cfg = DemoConfig.make(tmp_path / "o", quick=True, size=16, n_images=100, checkpoint=str(ck))
+    assert resolve_cohort_version(cfg, load_autoencoder(ck)) == 2 and cfg.to_dict()["cohort_version"] == 2
+    run = DemoRun(cfg, tmp_path / "o", tmp_path / "o", lambda _l: None)
+    render_cohort_stage(run)
+    meta = json.loads((tmp_path / "o" / "cohort" / "cohort.json").read_text())
+    assert meta["cohort_version"] == 2
+    assert "projection" in pd.read_csv(tmp_path / "o" / "cohort" / "cohort.csv").columns
+
+
 # -- pieces ---------------------------------------------------------------------------------------
 def test_quick_config_is_smaller_but_complete():
     full, quick = DemoConfig.make("x"), DemoConfig.make("x", quick=True)

@@ -26,8 +26,9 @@ def _model():
 
 def test_explain_end_to_end(tmp_path, cohort, fake_ae, tiny_models_on_path):
     out = tmp_path / "exp"
+    lines: list[str] = []
     s = explain("fake", cohort["latents"], out, model=_model(), config=ExplainConfig(**CFG),
-                attribution_settings=FAST, autoencoder=fake_ae)
+                attribution_settings=FAST, autoencoder=fake_ae, echo=lines.append)
     for name in ("summary.json", "manifest.json", "fig6.png", "global_side_by_side.png",
                  "global_truth/summary.json", "global_prediction/summary.json"):
         assert (out / name).is_file(), name
@@ -55,6 +56,8 @@ def test_explain_end_to_end(tmp_path, cohort, fake_ae, tiny_models_on_path):
     for cat in searched:
         exp = load_explanation(out / by_cat[cat]["folder"] / "seegaan_lambda")
         lam = exp.scalars
+        # The progress line names the λ reached, and never prints "λ=None".
+        assert any(line.strip().startswith(f"{cat}: reached at λ=") for line in lines), lines
         assert lam["calls"] >= 1 and lam["calls"] == len(lam["trace"])
         assert exp.status == "reached", exp.message
         assert lam["lam"] > 0
@@ -65,6 +68,7 @@ def test_explain_end_to_end(tmp_path, cohort, fake_ae, tiny_models_on_path):
     # Categories were decided at the 400 threshold on the split's truth and predictions.
     assert sum(on_disk["categories"].values()) == 30
     assert s["cases"] == on_disk["cases"]
+    assert not any("λ=None" in line for line in lines)
 
 
 def test_explain_with_prediction_csv_only(tmp_path, cohort, fake_ae):
@@ -156,7 +160,7 @@ def test_oracle_measures_both_global_sequences(tmp_path, cohort, fake_ae, monkey
             b = np.asarray(images).mean(axis=(1, 2, 3))
             return pd.DataFrame({"gt_ctr": 0.5 + 0.1 * b, "gt_fat": 10 - 5 * b})
 
-    monkeypatch.setattr(oracle_mod, "load_oracle", lambda size=None, path=None: FakeOracle())
+    monkeypatch.setattr(oracle_mod, "load_oracle", lambda size=None, path=None, version=1: FakeOracle())
     s = explain("fake", cohort["latents"], tmp_path / "exp", model=_model(),
                 config=ExplainConfig(oracle=True, attributions=(), **CFG), autoencoder=fake_ae)
     for key in ("truth", "prediction"):

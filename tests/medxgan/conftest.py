@@ -63,23 +63,37 @@ def tiny_train_cfg() -> MedXGANTrainConfig:
                               val_samples=8, threads=1)
 
 
-@pytest.fixture
-def tiny_data(tmp_path):
-    """40 films: smooth blobs, half bright, half dark, with train/val/test splits."""
+def blob_data(root, size: int = SIZE, n: int = 40, n_val: int = 8, n_test: int = 8) -> str:
+    """``n`` films of ``size`` px: smooth blobs, half bright, half dark, in train/val/test."""
     rng = np.random.default_rng(0)
-    n = 40
-    yy, xx = np.mgrid[:SIZE, :SIZE] / SIZE
+    yy, xx = np.mgrid[:size, :size] / size
     imgs = []
     for i in range(n):
         cx, cy = rng.uniform(0.3, 0.7, 2)
         blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 0.05)
         level = 0.6 if i % 2 else -0.6
-        imgs.append(np.clip(level * blob + rng.normal(0, 0.05, (SIZE, SIZE)), -1, 1))
-    split = np.array(["train"] * 24 + ["val"] * 8 + ["test"] * 8)
+        imgs.append(np.clip(level * blob + rng.normal(0, 0.05, (size, size)), -1, 1))
+    split = np.array(["train"] * (n - n_val - n_test) + ["val"] * n_val + ["test"] * n_test)
     idx = pd.DataFrame({"image_id": [f"f{i:02d}" for i in range(n)],
                         "patient_id": [f"p{i:02d}" for i in range(n)], "split": split,
                         "source_path": [f"f{i:02d}.png" for i in range(n)]})
-    return write_prepared(tmp_path / "data", np.stack(imgs).astype(np.float32), idx, {})
+    return str(write_prepared(root, np.stack(imgs).astype(np.float32), idx, {}))
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    """40 films of 16 px: smooth blobs, half bright, half dark, with train/val/test splits."""
+    return blob_data(tmp_path / "data")
+
+
+def scripted_classifier(path) -> str:
+    """:func:`tiny_net` saved as TorchScript: a classifier file the CLI loads like a user's."""
+    import warnings
+
+    with warnings.catch_warnings():  # TorchScript's deprecation is not what the tests are about
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(tiny_net()).save(str(path))
+    return str(path)
 
 
 @pytest.fixture(autouse=True)

@@ -64,7 +64,8 @@ def run(tmp_path):
     # Explanation runs are found by their manifest, as `seegaan explain` writes it.
     folder = case_folder(exp, "FP p7", "_").parent.relative_to(exp).as_posix()
     write_manifest(exp, [{"image_id": "FP p7", "category": "FP", "folder": folder,
-                          "methods": {"seegaan_lambda": "ok"}}], ["seegaan_lambda"])
+                          "methods": {"seegaan_lambda": "ok"}}], ["seegaan_lambda"],
+                   extra={"target": "bnpp"})
     return root
 
 
@@ -81,6 +82,16 @@ def test_slider_block_is_hidden_without_js_and_safe(run):
     assert "sig" not in json.loads(re.search(r'data-role="data">(.*?)</script>',
                                              sequence_slider(run / "seq_age", run), re.S).group(1))
     assert sequence_slider(run / "nowhere", run) == ""
+
+
+def test_method_slider_shows_predictions_in_the_targets_unit(run):
+    # The manifest's target is BNPP, so the λ-search's predictions read in pg/mL.
+    from seegaan.report.interactive import method_sliders
+
+    (block,) = method_sliders(run / "explain", run)
+    data = json.loads(re.search(r'data-role="data">(.*?)</script>', block, re.S).group(1))
+    assert data["prediction_texts"] == ["model prediction: 500 pg/mL", "model prediction: 420 pg/mL",
+                                        "model prediction: 390 pg/mL", "model prediction: 300 pg/mL"]
 
 
 def test_report_has_a_slider_per_sequence(run):
@@ -107,7 +118,7 @@ def test_report_slider_in_headless_chromium(run):
         assert diff.get_attribute("src") != dsrc0
         assert first.locator("img[data-role=sig]").get_attribute("src").endswith("sig_003.png")
         assert first.locator("[data-role=label]").inner_text() == "λ = 0.6"
-        assert first.locator("[data-role=pred]").inner_text() == "model prediction: 330.0"
+        assert first.locator("[data-role=pred]").inner_text() == "model prediction: 330"
         # every image decodes from disk
         broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
         assert broken == 0

@@ -141,3 +141,19 @@ def test_warm_start_from_checkpoint(full_run, data32, tmp_path, capsys):
         rc = main(["train", data32, "--out", str(run), *FAST, "--steps", "6", *args])
         err = capsys.readouterr().err.strip()
         assert rc == 2 and message in err and len(err.splitlines()) == 1, err
+
+
+def test_run_records_the_cohort_version_its_checkpoints_report(tmp_path):
+    """A run on a version-2 prepared cohort records it; its checkpoints then load as
+    version 2, so the demo and the oracle follow them. Plain data records none (version 1)."""
+    data = make_data(tmp_path / "d")
+    info = json.loads((tmp_path / "d" / "prepare.json").read_text())
+    (tmp_path / "d" / "prepare.json").write_text(json.dumps({**info, "cohort_version": 2}))
+    run = tmp_path / "run"
+    assert main(["train", data, "--out", str(run), *FAST, "--steps", "1"]) == 0
+    assert json.loads((run / "config.json").read_text())["cohort_version"] == 2
+    assert seegaan.load_autoencoder(run / "last").cohort_version == 2
+    plain = tmp_path / "plain"
+    assert main(["train", make_data(tmp_path / "p"), "--out", str(plain), *FAST, "--steps", "1"]) == 0
+    assert "cohort_version" not in json.loads((plain / "config.json").read_text())
+    assert seegaan.load_autoencoder(plain / "last").cohort_version == 1

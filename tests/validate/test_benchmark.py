@@ -154,3 +154,69 @@ def test_gvr_is_fitted_to_the_benchmarked_models_scores():
     assert ctx.target == "model_score" and not ctx.log_scale
     assert ctx.threshold == float(np.median(scores))
     np.testing.assert_allclose(ctx.table.meta["model_score"], scores, rtol=1e-6)
+
+
+def test_medxgan_gets_its_row_from_generators_fine_tuned_per_model(tmp_path):
+    """medXGAN's bundled generator explains another CNN; the benchmark fine-tunes it against
+    each of its models (cached beside the model), so medXGAN is scored like every method."""
+    from seegaan.medxgan.finetune import FinetuneConfig
+    from seegaan.validate.benchmark import BenchmarkConfig, run_benchmark
+    from seegaan.validate.known_medxgan import MedXGANFinetune, medxgan_generators
+    from seegaan.validate.known_models import KnownModelsConfig, load_known_models
+
+    cfg = BenchmarkConfig.make(subjects=3, sequence_subjects=2, size=64, n_boot=50, figure_subjects=1,
+                               methods=("saliency", "medxgan"), medxgan_inversion=(1, 3),
+                               medxgan=MedXGANFinetune(FinetuneConfig(steps=2, batch=4, val_samples=8),
+                                                       n_films=12),
+                               models=KnownModelsConfig(size=64, n_train=30, epochs=1, workers=1))
+    s = run_benchmark(tmp_path / "b", cfg)
+    t = pd.read_csv(tmp_path / "b" / "scores.csv")
+    mx = t[t["method"] == "medxgan"]
+    assert set(mx["model"]) == {"reference", "shortcut", "heart_only", "fat_only", "randomised"}
+    got = set(mx[mx["model"] == "shortcut"]["metric"])
+    assert {"reliance", "pointing", "auroc", "deletion", "device_rank"} <= got, got
+    assert "sanity" in set(mx[mx["model"] == "reference"]["metric"])
+    assert mx["ci_low"].notna().any()
+    gens = s["medxgan_generators"]
+    assert set(gens) == set(s["models"]) and all(0.0 <= g["class_acc"] <= 1.0 for g in gens.values())
+    assert "generated-class accuracy" in (tmp_path / "b" / "scores.md").read_text()
+    # Cached beside each model: asking again (a rerun with --models) fine-tunes nothing.
+    models_dir = tmp_path / "b" / "models"
+    assert (models_dir / "shortcut" / "medxgan" / "model.safetensors").is_file()
+    _, again = medxgan_generators(load_known_models(models_dir), models_dir, cfg.medxgan)
+    assert all(r["cached"] for r in again.values())
+    assert again["shortcut"]["class_acc"] == gens["shortcut"]["class_acc"]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_reference_cohort_device_is_common_and_says_nothing_about_the_label(version):
+    """The reference/heart/fat models' cohort draws the pacemaker independently (P = 0.5), so
+    their device Δŷ is near zero by construction; the shortcut cohort ties it to AHF."""
+    from seegaan.validate.known_models import KnownModelsConfig, shortcut_subjects
+
+    cfg = KnownModelsConfig()
+    subs = shortcut_subjects(600, 500, cfg.device_p, version)
+    dev = np.array([s.device for s in subs])
+    ahf = np.array([s.ahf for s in subs])
+    assert 0.4 < dev.mean() < 0.6
+    assert abs(dev[ahf == 1].mean() - dev[ahf == 0].mean()) < 0.12
+    short = shortcut_subjects(600, 600, cfg.shortcut_p, version)
+    sd, sa = np.array([s.device for s in short]), np.array([s.ahf for s in short])
+    assert sd[sa == 1].mean() - sd[sa == 0].mean() > 0.6
+
+
+def test_shortcut_test_flags_first_and_second_ranks():
+    import pandas as pd
+
+    from seegaan.validate.benchmark import shortcut_test
+
+    rows = []
+    # ig: device first on 9 of 10 reference subjects (mean 1.1) -> flagged; gradcam: never.
+    for i in range(10):
+        rows.append(("ig", "reference", "device_rank", 1.0 if i < 9 else 2.0))
+        rows.append(("gradcam", "reference", "device_rank", 6.0))
+        rows.append(("ig", "shortcut", "device_rank", 1.0))
+        rows.append(("gradcam", "shortcut", "device_rank", 5.0))
+    out = shortcut_test(pd.DataFrame(rows, columns=["method", "model", "metric", "value"]))
+    assert out["device_first_on_reference"] == ["ig"]
+    assert out["passing"] == ["ig"]

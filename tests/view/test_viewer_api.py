@@ -159,6 +159,7 @@ def test_prepared_upload_matches_seegaan_prepare(tmp_path, make_png):
 def test_http_api_and_its_errors(server, dummy_methods, make_png):
     status, info = get(server + "api/info")
     assert status == 200 and info["image_size"] == 32 and info["features"]
+    assert info["target"] == "bnpp" and info["unit"] == "pg/mL"
     status, films = get(server + "api/films?q=p01")
     assert status == 200 and films and all("p01" in f["id"] for f in films)
     status, frame = get(server + "api/frame?film=p001&feature=sex&low=F&high=M&lam=0.7")

@@ -40,6 +40,7 @@ def test_viewer_in_headless_chromium(url, make_png, tmp_path):
         src0 = page.get_attribute("#frame-img", "src")
         pred0 = page.inner_text("#prediction")
         assert src0.startswith("data:image/png") and "prediction at λ = 0.00" in pred0
+        assert "pg/mL" in pred0          # the target is BNPP: predictions carry its unit
 
         # drag λ: the frame and the prediction follow
         page.fill("#lam", "1.5")

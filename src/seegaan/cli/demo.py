@@ -45,7 +45,9 @@ def report(run_dir: Path, title: str | None, overwrite: bool) -> None:
 @click.option("--quick", is_flag=True,
               help="Reduced run for CI: fewer images, permutations, frames and CNN epochs.")
 @click.option("--checkpoint", default=None, type=click.Path(file_okay=False),
-              help="Autoencoder checkpoint directory [default: the bundled demo64 one].")
+              help="Autoencoder checkpoint directory [default: the bundled demo64 one]. The "
+                   "demo renders the cohort version the checkpoint was trained on (recorded in "
+                   "its training config; 1 when none is).")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the cohort, split, permutations and CNN.")
 @click.option("--threads", default=0, show_default=True, type=int,

@@ -242,7 +242,7 @@ def _predict_table(src, out, model_spec, csv_model, column, csv_column, data_dir
         table = predict_latents(model, table, data_dir, column, batch_size, overwrite)
     save_latents(table.meta, table.w, out, table.info)
     v = table.meta[column]
-    click.echo(f"wrote {out}: column '{column}' for {len(v)} images "
+    click.echo(f"wrote {out}: column '{column}' for {len(v)} image{'' if len(v) == 1 else 's'} "
                f"(median {v.median():.4g}, range {v.min():.4g}..{v.max():.4g})")
 
 

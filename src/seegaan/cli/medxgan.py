@@ -85,18 +85,21 @@ def medxgan() -> None:
 @click.option("--resume", is_flag=True, help="Continue RUN_DIR from its state/.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing RUN_DIR.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--dry-run", is_flag=True,
+              help="Make every check the run makes, print the resolved run and its size, and stop.")
 def train(data_dir, run_dir, size, z1_dim, z2_dim, steps, batch, lr, cls_weight, seed, val_every,
-          ckpt_every, threads, resume, overwrite, device, **kw) -> None:
+          ckpt_every, threads, resume, overwrite, device, dry_run, **kw) -> None:
     """Train G(z1, z2) on DATA_DIR (from `seegaan prepare`) against the frozen classifier C.
 
     \b
     Examples:
       seegaan medxgan train data/cohort64 --classifier runs/cnn --target 'bnpp>400' --out runs/mx
       seegaan medxgan train data/cohort64 --classifier runs/cnn --target 'bnpp>400' --out runs/mx --resume
+      seegaan medxgan train data/cxr128 --size 128 --classifier cnn128 --out runs/mx128 --dry-run
       torchrun --nproc_per_node=4 -m seegaan medxgan train data/cxr128 --size 128 ...
     """
     from seegaan.medxgan.config import MedXGANModelConfig, MedXGANTrainConfig
-    from seegaan.medxgan.train import train_medxgan
+    from seegaan.medxgan.train import MedXGANTrainer, dry_run_summary, train_medxgan
 
     model_cfg = MedXGANModelConfig.preset(int(size), z1_dim=z1_dim, z2_dim=z2_dim)
     cfg = MedXGANTrainConfig()
@@ -110,6 +113,20 @@ def train(data_dir, run_dir, size, z1_dim, z2_dim, steps, batch, lr, cls_weight,
         torch.set_num_threads(cfg.threads)
     C = load_classifier(kw, model_cfg.image_size)
     cfg.classifier = C.spec
+    if dry_run:
+        import json
+
+        tr = MedXGANTrainer(data_dir, run_dir, model_cfg, cfg, C, resume=resume,
+                            overwrite=overwrite, device=device, dry_run=True)
+        info = dry_run_summary(tr)
+        click.echo(json.dumps(info, indent=2, default=str))
+        f, p = info["flops"], info["params"]
+        click.echo(f"dry run: {info['n_train']} train / {info['n_val']} val films of "
+                   f"{model_cfg.image_size}x{model_cfg.image_size}; G {p['G'] / 1e6:.2f} M and "
+                   f"D {p['D'] / 1e6:.2f} M parameters; about {f['step_estimate'] / 1e9:.1f} GFLOP "
+                   f"per step of batch {tr.cfg.batch}; steps {tr.step} -> {tr.cfg.steps} "
+                   f"into {run_dir} (every check of the run passed)")
+        return
     result = train_medxgan(data_dir, run_dir, model_cfg, cfg, C, resume=resume,
                            overwrite=overwrite, device=device)
     if int(os.environ.get("RANK", "0")) == 0:
@@ -152,12 +169,14 @@ def _truth(spec) -> tuple[str, float]:
     return spec.target, spec.threshold
 
 
-def _settings(restarts, steps, frames, lig_steps, seed):
+def _settings(restarts, steps, frames, lig_steps, seed, prior_weight=None):
     from seegaan.medxgan.explainer import ExplainSettings
     from seegaan.medxgan.invert import InversionSettings
 
-    return ExplainSettings(inversion=InversionSettings(restarts=restarts, steps=steps, seed=seed),
-                           frames=frames, lig_steps=lig_steps)
+    inv = InversionSettings(restarts=restarts, steps=steps, seed=seed)
+    if prior_weight is not None:
+        inv.prior_weight = prior_weight
+    return ExplainSettings(inversion=inv, frames=frames, lig_steps=lig_steps)
 
 
 def explain_options(f):
@@ -166,6 +185,9 @@ def explain_options(f):
                      help="Random restarts of the inversion (the best is kept)."),
         click.option("--inversion-steps", "steps", type=int, default=300, show_default=True,
                      help="Adam steps of each inversion."),
+        click.option("--prior-weight", type=float, default=None,
+                     help="Weight of the Gaussian prior on the latents in the inversion "
+                          "(default 0.1; 0 = the paper's objective). See docs/medxgan.md."),
         click.option("--frames", type=int, default=9, show_default=True, help="Frames of the alpha sequence."),
         click.option("--lig-steps", type=int, default=32, show_default=True, help="Alphas LIG averages."),
         click.option("--seed", type=int, default=0, show_default=True),
@@ -186,8 +208,8 @@ def explain_options(f):
               help="One film of each listed category from the test split (the Fig. 6 rule).")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Output folder.")
 @explain_options
-def explain(run, data_dir, images, cases, out, restarts, steps, frames, lig_steps, seed, overwrite,
-            **kw) -> None:
+def explain(run, data_dir, images, cases, out, restarts, steps, prior_weight, frames, lig_steps, seed,
+            overwrite, **kw) -> None:
     """Explain films with a medXGAN checkpoint (a run, a checkpoint directory, or 'demo').
 
     \b
@@ -213,8 +235,8 @@ def explain(run, data_dir, images, cases, out, restarts, steps, frames, lig_step
                                categories=cats)
     if not films:
         raise OptionError("no film to explain (the requested categories are empty)")
-    rec = explain_to_dir(G, C, films, out, info, _settings(restarts, steps, frames, lig_steps, seed),
-                         overwrite=overwrite, echo=lambda m: click.echo(m, err=True))
+    settings = _settings(restarts, steps, frames, lig_steps, seed, prior_weight)
+    rec = explain_to_dir(G, C, films, out, info, settings, overwrite=overwrite, echo=lambda m: click.echo(m, err=True))
     click.echo(f"{len(rec['films'])} film(s) explained -> {out}")
 
 
@@ -230,8 +252,8 @@ def explain(run, data_dir, images, cases, out, restarts, steps, frames, lig_step
               help="Generated films for the generated-class accuracy.")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Output folder.")
 @explain_options
-def evaluate(run, data_dir, n_films, k, n_generated, out, restarts, steps, frames, lig_steps, seed,
-             overwrite, **kw) -> None:
+def evaluate(run, data_dir, n_films, k, n_generated, out, restarts, steps, prior_weight, frames,
+             lig_steps, seed, overwrite, **kw) -> None:
     """The paper's evaluations on positive test films, in a table beside the paper's numbers."""
     from seegaan.medxgan.evaluate import EvalSettings, evaluate_medxgan, table_markdown
     from seegaan.medxgan.outputs import evaluate_to_dir, positive_test_films
@@ -245,7 +267,7 @@ def evaluate(run, data_dir, n_films, k, n_generated, out, restarts, steps, frame
     target, threshold = _truth(C.spec)
     films, ids = positive_test_films(data_dir, target, threshold, n_films, seed=seed)
     s = EvalSettings(k=k, n_generated=n_generated, seed=seed,
-                     explain=_settings(restarts, steps, frames, lig_steps, seed))
+                     explain=_settings(restarts, steps, frames, lig_steps, seed, prior_weight))
     result = evaluate_medxgan(G, C, films, ids, s, echo=lambda m: click.echo(m, err=True))
     evaluate_to_dir(result, out, {"checkpoint": info.get("path"), "classifier": C.describe(),
                                   "data_dir": str(data_dir)}, overwrite=overwrite)

@@ -7,6 +7,7 @@ import time
 import click
 
 from seegaan.cli.explain import _load, _model_kwargs, model_options
+from seegaan.data.prepared import SPLIT_CHOICES
 from seegaan.errors import SeegaanError
 
 
@@ -21,7 +22,7 @@ from seegaan.errors import SeegaanError
                                  "instead of recomputed.")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Prepared dataset of the films (default: the one the latent table records).")
-@click.option("--split", type=click.Choice(["test", "val", "train", "all"]), default="test",
+@click.option("--split", type=click.Choice(SPLIT_CHOICES), default="test",
               show_default=True, help="Rows whose group means / regression define a feature's direction.")
 @click.option("--target", default="bnpp", show_default=True, help="The model's ground-truth column.")
 @click.option("--threshold", type=float, default=400.0, show_default=True,

@@ -305,6 +305,12 @@ def prepare(images_dir: str | os.PathLike, csv_path: str | os.PathLike,
             "n_skipped": len(skipped),
             "skipped_reasons": reasons,
         }
+        if spec.name == "seegaan-cohort":
+            # Which renderer drew the films: the oracle that reads them must match.
+            from seegaan.cohort.version import find_cohort_version
+
+            info["cohort_version"] = find_cohort_version(
+                Path(csv_path).parent, images_dir, Path(images_dir).parent) or 1
         write_json(tmp / "prepare.json", info)
 
     return PrepareResult(out_dir=out, n_images=len(index),

@@ -63,15 +63,20 @@ class TableSpec:
 
 def cohort_spec(columns: list[str] | None = None) -> TableSpec:
     """The virtual cohort's ``cohort.csv``: clinical features plus every ``gt_*`` factor."""
-    gt = [c for c in (columns or []) if c.startswith("gt_")]
+    cols = list(columns or [])
+    gt = [c for c in cols if c.startswith("gt_")]
+    # Version 2 adds site, eGFR and projection (PA / AP portable) after device; version 1
+    # has none of them, and a column that is absent is left out (``optional``).
+    numeric = {c: c for c in ("age", "bnpp", "egfr") if c in cols or c in ("age", "bnpp")}
+    categorical = {c: c for c in ("sex", "ahf", "manufacturer", "device", "site", "projection")
+                   if c in cols or c in ("sex", "ahf", "manufacturer", "device")}
     return TableSpec(
         image_col="image_id", patient_col="patient_id",
-        numeric={"age": "age", "bnpp": "bnpp", **{c: c for c in gt}},
-        categorical={"sex": "sex", "ahf": "ahf", "manufacturer": "manufacturer",
-                     "device": "device"},
+        numeric={**numeric, **{c: c for c in gt}},
+        categorical=categorical,
         # Tolerant of an older or newer cohort that lacks a column: drop it, do not fail.
-        optional=frozenset({"age", "bnpp", "sex", "ahf", "manufacturer", "device", *gt}),
-        all_frontal=True,  # the renderer draws PA views only
+        optional=frozenset({*numeric, *categorical, *gt}),
+        all_frontal=True,  # PA and AP portable films: every one is frontal
         name="seegaan-cohort",
     )
 

@@ -79,6 +79,7 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] | None = None,
         torch.set_num_threads(cfg.threads)
     # Load the checkpoint before rendering anything: a missing or mismatched one fails now.
     ae = None if cfg.train else stages.load_checkpoint(cfg)
+    stages.resolve_cohort_version(cfg, ae)
 
     t_all = time.perf_counter()
     with atomic_dir(final, overwrite=overwrite) as tmp:

@@ -32,6 +32,9 @@ class DemoConfig:
     quick:         bool = False          # reduced run for CI (every stage still runs)
     train:         bool = False          # train a new autoencoder instead of loading one
     checkpoint:    str | None = None     # checkpoint directory (None: the bundled demo64)
+    cohort_version: int = 0              # virtual cohort rendered; 0: the checkpoint's own
+                                         # (its training config; 1 when it records none or
+                                         # with --train), set by run_demo
     seed:          int = 0               # cohort, split, permutations, CNN
     # -- sizes (set by make() from `quick`) --------------------------------------------------
     n_images:      int = 3000            # radiographs rendered
@@ -81,6 +84,9 @@ class DemoConfig:
             raise OptionError(f"permutations {self.permutations}: need at least 1")
         if self.train_steps < 1:
             raise OptionError(f"--train-steps {self.train_steps}: must be at least 1")
+        if self.cohort_version not in (0, 1, 2):
+            raise OptionError(f"cohort_version {self.cohort_version}: choose 1 or 2 (0: the "
+                              "checkpoint's)")
 
     @property
     def train_preset(self) -> str:

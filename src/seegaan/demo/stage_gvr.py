@@ -49,7 +49,7 @@ def gvr_stage(run: Any) -> None:
         note["cases"] = "the explain stage picked no films"
     res = bias_test(run.ae, run.table, out / "bias", target="bnpp", log_scale=True,
                     threshold=cfg.bnpp_threshold, config=BiasConfig(seed=cfg.seed),
-                    say=lambda line: run.say("      " + line))
+                    echo=lambda line: run.say("      " + line))
     heart = res["table"][0]
     note["bias_test"] = {"n_films": res["n_films"], "heart_size_correct_pct": heart["correct %"],
                          "heart_size_overfitted_pct": heart["overfitted %"]}

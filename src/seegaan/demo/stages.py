@@ -84,8 +84,10 @@ def render_cohort_stage(run: DemoRun) -> None:
 
     cfg = run.cfg
     out = run.root / "cohort"
-    # version 1: the bundled checkpoint was trained on cohort v1 (until a v2 one ships)
-    table = render_cohort(out, n=cfg.n_images, size=cfg.size, seed=cfg.seed, version=1)
+    # The cohort the checkpoint was trained on (resolve_cohort_version): the bundled demo64
+    # checkpoint records version 1, a version-2 checkpoint switches the whole demo to v2.
+    table = render_cohort(out, n=cfg.n_images, size=cfg.size, seed=cfg.seed,
+                          version=cfg.cohort_version or 1)
     run.say(f"      {len(table)} radiographs of {table['patient_id'].nunique()} patients, "
             f"AHF {table['ahf'].mean():.0%}, female {(table['sex'] == 'F').mean():.0%}")
 
@@ -155,6 +157,20 @@ def load_checkpoint(cfg: DemoConfig) -> Any:
         raise CheckpointError(f"--checkpoint {name}: trained at {ae.image_size}x{ae.image_size} "
                               f"px but --size is {cfg.size} (pass --size {ae.image_size})")
     return ae
+
+
+def resolve_cohort_version(cfg: DemoConfig, ae: Any) -> int:
+    """Set ``cfg.cohort_version`` (when 0) to the checkpoint's own (``--train``: 1), and fail
+    now, in one line, when the oracle of that version is not installed."""
+    if not cfg.cohort_version:
+        from seegaan.cohort.version import ae_cohort_version
+
+        cfg.cohort_version = 1 if ae is None else ae_cohort_version(ae)
+    if cfg.cohort_version != 1:
+        from seegaan.cohort.version import oracle_for
+
+        oracle_for(cfg.cohort_version)  # a missing oracle raises CheckpointError in one line
+    return cfg.cohort_version
 
 
 def _bundled_dir() -> Path:

@@ -117,10 +117,11 @@ def run_truth(run: Any) -> pd.DataFrame:
 
     cfg = run.cfg
     predict, note = None, ""
+    version = cfg.cohort_version or 1
     try:
-        from seegaan.cohort.oracle import load_oracle
+        from seegaan.cohort.version import oracle_for
 
-        predict = load_oracle(cfg.size).predict
+        predict = oracle_for(version, cfg.size).predict
     except (ImportError, CheckpointError) as err:
         note = f"oracle unavailable ({err})"
         run.say(f"      {note}: oracle checks marked n/a")
@@ -137,6 +138,8 @@ def run_truth(run: Any) -> pd.DataFrame:
                          "in brackets."]
     info: dict[str, Any] = {"oracle": note or "seegaan.cohort.oracle", "split": "test",
                             "subject": run.subject, "bootstrap": n_boot}
+    if version != 1:  # (version-1 runs keep their truth.json as it was)
+        info["cohort_version"] = version
     controls = []
     vendor_map = None
     if predict is not None:
@@ -151,7 +154,7 @@ def run_truth(run: Any) -> pd.DataFrame:
                                              cfg.seed))
         # The vendors' true difference: the same test subjects rendered by both vendors.
         subjects = cohort_subjects(cfg.n_images, cfg.seed, ids.tolist(),
-                                   limit=40 if cfg.quick else 150)
+                                   limit=40 if cfg.quick else 150, version=version)
         vendor_map = vendor_effect_map(subjects, cfg.size)
         info["vendor_map_subjects"] = len(subjects)
     explain_dir = run.root / "fig5_6_explain"

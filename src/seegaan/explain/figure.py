@@ -27,6 +27,7 @@ from seegaan.explain.methods import (
     names,
     read_manifest,
 )
+from seegaan.units import unit_of, value_text
 
 
 @dataclass
@@ -43,10 +44,8 @@ class PatientRow:
 def save_fig6(rows: list[PatientRow], path: str | os.PathLike, methods: list[str] | None = None,
               dpi: int = 110) -> None:
     """Draw the patients' rows into one PNG (written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # The Figure API, not pyplot: drawing never switches the backend of a user's notebook.
+    from matplotlib.figure import Figure
 
     from seegaan.viz import DIFF_CMAP, save_figure, symmetric_limit
 
@@ -56,8 +55,8 @@ def save_fig6(rows: list[PatientRow], path: str | os.PathLike, methods: list[str
     n_frames = max((len(r.frames) for r in rows), default=0)
     n_diffs = max((len(r.diffs) for r in rows), default=0)
     n_cols = 1 + len(methods) + n_frames + n_diffs
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.9 * n_cols + 0.6, 2.15 * len(rows) + 0.5),
-                             squeeze=False, layout="constrained")
+    fig = Figure(figsize=(1.9 * n_cols + 0.6, 2.15 * len(rows) + 0.5), layout="constrained")
+    axes = fig.subplots(len(rows), n_cols, squeeze=False)
     for r, row in enumerate(rows):
         ax = axes[r]
         col = 0
@@ -97,10 +96,7 @@ def save_fig6(rows: list[PatientRow], path: str | os.PathLike, methods: list[str
             a.set_yticks([])
     fig.suptitle("CNN explanation: attribution maps beside SEE-GAAN sequences "
                  "(subtractions: frame − reconstruction G(w_E))", fontsize=9)
-    try:
-        save_figure(fig, path, dpi=dpi)
-    finally:
-        plt.close(fig)  # pyplot keeps figures alive otherwise; explain may draw many
+    save_figure(fig, path, dpi=dpi)
 
 
 def _title(name: str) -> str:
@@ -158,6 +154,9 @@ def fig6_from_manifest(root: str | os.PathLike, path: str | os.PathLike,
             original = frames[0][1] if frames else np.zeros((8, 8), np.float32)
         title = f"{c.get('category') or ''} {c['image_id']}"
         if c.get("truth") is not None and c.get("prediction") is not None:
-            title += f"\n{man.get('target', 'target')} {c['truth']:.4g}, pred {c['prediction']:.4g}"
+            target = str(man.get("target", "target"))
+            unit = unit_of(target)
+            title += (f"\n{target} {value_text(c['truth'], unit)}, "
+                      f"pred {value_text(c['prediction'], unit)}")
         rows.append(PatientRow(c.get("category") or "", title.strip(), original, maps, frames, diffs, note))
     save_fig6(rows, path, methods=pixel)

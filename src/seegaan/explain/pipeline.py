@@ -112,10 +112,14 @@ def _scale(values: np.ndarray, log_scale: bool, what: str) -> np.ndarray:
 
 def _global(ae, table: LatentTable, feature: str, cfg: ExplainConfig):
     from seegaan.latent import global_sequence
+    from seegaan.units import unit_of
 
-    return global_sequence(ae, table, feature, frames=cfg.frames, split=cfg.split,
-                           feature_type="quantitative", permutations=cfg.permutations, alpha=cfg.alpha,
-                           correction=cfg.correction, seed=cfg.seed)
+    res = global_sequence(ae, table, feature, frames=cfg.frames, split=cfg.split,
+                          feature_type="quantitative", permutations=cfg.permutations, alpha=cfg.alpha,
+                          correction=cfg.correction, seed=cfg.seed)
+    # Both sequences (truth and prediction) are in the target's units: label them so.
+    res.unit = unit_of(cfg.target)
+    return res
 
 
 def _write(result, out_dir: Path) -> None:
@@ -124,13 +128,21 @@ def _write(result, out_dir: Path) -> None:
     write_sequence(result, out_dir, mp4=False)
 
 
-def _oracle_measure(frames: np.ndarray, size: int) -> dict[str, Any]:
-    """Ground-truth factors of a sequence's frames by the virtual cohort's oracle."""
+def _load_oracle(table: LatentTable) -> Any:
+    """The oracle of the table's cohort version (``cohort_version``; absent: 1), or the reason
+    there is none. A missing oracle of that version fails now, in one line, before any work."""
     try:
-        from seegaan.cohort.oracle import load_oracle
+        from seegaan.cohort.version import oracle_for, table_cohort_version
     except ImportError as err:
-        return {"available": False, "reason": f"seegaan.cohort.oracle unavailable ({err})"}
-    df = load_oracle(size).predict(torch.from_numpy(frames[:, None].astype(np.float32)))
+        return f"seegaan.cohort.oracle unavailable ({err})"
+    return oracle_for(table_cohort_version(table))
+
+
+def _oracle_measure(frames: np.ndarray, oracle: Any) -> dict[str, Any]:
+    """Ground-truth factors of a sequence's frames by the virtual cohort's oracle."""
+    if isinstance(oracle, str):
+        return {"available": False, "reason": oracle}
+    df = oracle.predict(torch.from_numpy(frames[:, None].astype(np.float32)))
     out: dict[str, Any] = {"available": True}
     for col in df.columns:
         v = df[col].to_numpy(dtype=np.float64)
@@ -169,6 +181,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
     check_output(out_dir, overwrite)
     table = latents if isinstance(latents, LatentTable) else load_latents(latents)
     meta = table.meta
+    oracle = _load_oracle(table) if cfg.oracle else None
     if cfg.target not in meta.columns:
         raise InputError(f"--target {cfg.target}: no such column in the latent table")
     if "split" not in meta.columns and cfg.split != "all":
@@ -270,7 +283,7 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
         summary["files"]["global_side_by_side"] = "global_side_by_side.png"
         summary["global"] = {k: _global_summary(r) for k, r in globals_.items()}
         if cfg.oracle:
-            summary["oracle"] = {k: _oracle_measure(r.frames, ae.image_size) for k, r in globals_.items()}
+            summary["oracle"] = {k: _oracle_measure(r.frames, oracle) for k, r in globals_.items()}
         timings["global_s"] = time.perf_counter() - t0
 
         # 4-6. Every method on every case, each saved in its own folder ------------------
@@ -318,8 +331,9 @@ def explain(checkpoint: str | os.PathLike, latents: str | os.PathLike | LatentTa
                 save_explanation(exp, case_folder(tmp, case.image_id, name))
                 record["methods"][name] = exp.status
                 if name == "seegaan_lambda" and exp.status not in ("skipped", "failed"):
-                    say(f"  {cat}: {exp.status} λ={exp.scalars.get('lam')} after "
-                        f"{exp.scalars.get('calls')} model calls")
+                    lam = exp.scalars.get("lam")   # None when the search did not reach the target
+                    at = "" if lam is None else f" at λ={lam:.3g}"
+                    say(f"  {cat}: {exp.status}{at} after {exp.scalars.get('calls')} model calls")
             manifest_cases.append(record)
             summary["cases"][cat] = {k: v for k, v in record.items() if k != "methods"}
         timings["cases_s"] = time.perf_counter() - t0
@@ -390,38 +404,36 @@ def _global_summary(res) -> dict[str, Any]:
 
 def _side_by_side(results: dict[str, Any], path: Path) -> None:
     """Ground-truth and prediction sequences, frames over tested subtractions, one figure."""
-    import matplotlib
+    # The Figure API, not pyplot: drawing never switches the backend of a user's notebook.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    from seegaan.units import original_scale, value_text
     from seegaan.viz import DIFF_CMAP, save_figure, symmetric_limit
 
     keys = list(results)
     n = max(len(r.values) for r in results.values())
-    fig, axes = plt.subplots(2 * len(keys), n, figsize=(1.5 * n + 0.8, 3.2 * len(keys)), squeeze=False,
-                             layout="constrained")
+    fig = Figure(figsize=(1.5 * n + 0.8, 3.2 * len(keys)), layout="constrained")
+    axes = fig.subplots(2 * len(keys), n, squeeze=False)
     shown = {k: (r.masked_diffs if r.masked_diffs is not None else r.diffs) for k, r in results.items()}
     vlim = symmetric_limit(np.concatenate([s for s in shown.values()]))
     im = None
     for i, k in enumerate(keys):
         r = results[k]
+        # log_bnpp 4.47 is shown as 87.4 pg/mL: nobody reads BNPP in log units.
+        name, shown_values, unit = original_scale(r.feature, r.values, r.unit)
         for t in range(n):
             a, b = axes[2 * i, t], axes[2 * i + 1, t]
             if t < len(r.values):
                 a.imshow(r.frames[t], cmap="gray", vmin=-1, vmax=1)
-                a.set_title(f"{r.values[t]:.3g}", fontsize=7)
+                a.set_title(value_text(shown_values[t], unit), fontsize=7)
                 im = b.imshow(shown[k][t], cmap=DIFF_CMAP, vmin=-vlim, vmax=vlim)
             for ax in (a, b):
                 ax.set_xticks([])
                 ax.set_yticks([])
-        axes[2 * i, 0].set_ylabel(f"{k}\n{r.feature}", fontsize=8)
+        axes[2 * i, 0].set_ylabel(f"{k}\n{name}" + (f" ({unit})" if unit else ""), fontsize=8)
         axes[2 * i + 1, 0].set_ylabel("tested\nsubtraction" if r.test is not None else "subtraction",
                                       fontsize=8)
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
     fig.suptitle("Global sequences: ground truth vs model prediction (frame − frame 0)", fontsize=9)
-    try:
-        save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)   # a pyplot-free Figure is freed with its last reference

@@ -120,12 +120,13 @@ def small_split_warnings(metrics: dict[str, Any], n_val: int) -> list[str]:
 
 
 def shortcut_report(model, pred_log: np.ndarray, y_log: np.ndarray, meta, cfg: CNNTrainConfig,
-                    size: int) -> dict[str, Any]:
+                    size: int, version: int = 1) -> dict[str, Any]:
     """Per-device-stratum metrics, and the model's device on/off Δŷ on fresh cohort subjects.
 
     The device's effect is measured by switching the pacemaker on and off in the same
     rendered film (:func:`seegaan.validate.interventional.device_reliance`): a residual gap
     between strata cannot show it, since a model that uses the device *properly* has none.
+    The fresh films are of cohort ``version``, the one the model was trained on.
     """
     from seegaan.validate.interventional import device_reliance
 
@@ -137,7 +138,7 @@ def shortcut_report(model, pred_log: np.ndarray, y_log: np.ndarray, meta, cfg: C
         if mask.sum() >= 2:
             out[name] = evaluate(pred_log[mask], y_log[mask], cfg)
     with torch.no_grad():
-        out["device_on_off"] = device_reliance(lambda x: model(x)[:, 0], size)
+        out["device_on_off"] = device_reliance(lambda x: model(x)[:, 0], size, version=version)
     return out
 
 
@@ -233,8 +234,11 @@ def train_cnn(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         if echo:
             echo(f"warning: {line}")
     if cfg.shortcut_check:
+        from seegaan.cohort.version import dataset_cohort_version
+
         metrics["shortcut"] = shortcut_report(model, _predict(model, x["test"]), y["test"],
-                                              splits["test"].index, cfg, size)
+                                              splits["test"].index, cfg, size,
+                                              dataset_cohort_version(data_dir))
     metrics["train_seconds"] = round(time.perf_counter() - t_start, 1)
     adapter = InputAdapter(size=size, value_range=(-1.0, 1.0), channels=1, output_index=0,
                            log_output=cfg.log_scale, label=f"log {cfg.target}" if cfg.log_scale else cfg.target)

@@ -104,16 +104,22 @@ def fit_pair(table, target: str, log_scale: bool, threshold: float, cfg: BiasCon
     return correct, overfit, fit, held, how, rep_c, rep_o
 
 
-def prepare_test(ae, out, overwrite: bool, oracle=None):
-    """Refuse an existing ``out`` before any work; the oracle to read images with."""
+def prepare_test(ae, out, overwrite: bool, oracle=None, version: int | None = None):
+    """Refuse an existing ``out`` before any work; the oracle to read images with.
+
+    ``version``: the cohort version of the films it will read (default: the one the
+    autoencoder was trained on); a given oracle must read that version.
+    """
+    from seegaan.cohort.version import ae_cohort_version, check_oracle, oracle_for
+
     if out is not None:
         from seegaan.utils.fsio import check_output
 
         check_output(out, overwrite)
+    version = version or ae_cohort_version(ae)
     if oracle is None:
-        from seegaan.cohort.oracle import load_oracle
-
-        oracle = load_oracle(int(ae.image_size))
+        oracle = oracle_for(version, int(ae.image_size))
+    check_oracle(oracle, version)
     return oracle
 
 
@@ -128,7 +134,11 @@ def bias_test(ae, table, out: str | os.PathLike | None = None, target: str = "bn
     cfg = config or BiasConfig()
     cfg.check()
     say = echo or (lambda _line: None)
-    oracle = prepare_test(ae, out, overwrite, oracle)
+    from seegaan.cohort.version import ae_cohort_version, table_cohort_version
+
+    # The decoded films are read as films of the table's cohort (default: the autoencoder's).
+    oracle = prepare_test(ae, out, overwrite, oracle,
+                          table_cohort_version(table, default=ae_cohort_version(ae)))
     t0 = time.perf_counter()
     correct, overfit, fit, held, how, rep_c, rep_o = fit_pair(table, target, log_scale, threshold, cfg)
     say(f"correct: {correct.describe()}, held-out AUC {rep_c['heldout'].get('auc', float('nan')):.3f}; "

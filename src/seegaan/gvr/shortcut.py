@@ -56,13 +56,15 @@ class ShortcutConfig:
             raise OptionError("shortcut test: need n_images >= 100, n_films >= 2 and a target")
 
 
-def render_shortcut_cohort(n: int, size: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
-    """``n`` films of the shortcut cohort: images (N, 1, S, S) in [-1, 1] and their rows."""
+def render_shortcut_cohort(n: int, size: int, seed: int,
+                           version: int = 1) -> tuple[np.ndarray, pd.DataFrame]:
+    """``n`` films of the shortcut cohort (cohort ``version``): images (N, 1, S, S) in
+    [-1, 1] and their rows."""
     from seegaan.cohort import render, sample_subjects, subjects_frame
     from seegaan.data.transform import minmax_unit
     from seegaan.utils.progress import progress
 
-    subjects = sample_subjects(n, seed=seed, shortcut=True)
+    subjects = sample_subjects(n, seed=seed, shortcut=True, version=version)
     images = np.empty((len(subjects), 1, size, size), dtype=np.float32)
     gt = []
     for i, s in enumerate(progress(subjects, desc="render", unit="film")):
@@ -85,9 +87,13 @@ def shortcut_test(ae, out: str | os.PathLike | None = None, config: ShortcutConf
     cfg = config or ShortcutConfig()
     cfg.check()
     say = echo or (lambda _line: None)
-    oracle = prepare_test(ae, out, overwrite, oracle)
+    from seegaan.cohort.version import ae_cohort_version
+
+    # The films follow the cohort the autoencoder was trained on; the oracle follows them.
+    version = ae_cohort_version(ae)
+    oracle = prepare_test(ae, out, overwrite, oracle, version)
     t0 = time.perf_counter()
-    images, meta = render_shortcut_cohort(cfg.n_images, int(ae.image_size), cfg.seed)
+    images, meta = render_shortcut_cohort(cfg.n_images, int(ae.image_size), cfg.seed, version)
     w = encode_images(ae, images)
     table = LatentTable(meta, w, {"w_dim": int(w.shape[1]), "source": "shortcut cohort"})
     dev = meta["device"].to_numpy() == 1

@@ -72,6 +72,8 @@ def encode_dataset(ae: Autoencoder, data_dir: str | os.PathLike,
             "checkpoint": str(checkpoint) if checkpoint else None,
             "data_dir": str(Path(data_dir)), "split": split,
             "features": ds.features}
+    if "cohort_version" in ds.info:  # a virtual cohort: the oracle that reads it follows this
+        info["cohort_version"] = int(ds.info["cohort_version"])
     return LatentTable(meta, w, info)
 
 

@@ -126,7 +126,7 @@ def select_rows(table: LatentTable,
                              "regressed on (give --from/--to for a qualitative sequence)")
         if np.ptp(x) == 0:
             raise InputError(f"--feature {feature}: constant ({_level_name(x[0])}) over the "
-                             f"{len(x)} images of {where}; nothing to regress on")
+                             f"{len(x)} image{'' if len(x) == 1 else 's'} of {where}; nothing to regress on")
         if len(x) < 4:
             raise InputError(f"--feature {feature}: only {len(x)} images with a value in "
                              f"{where} (need at least 4 for a regression path)")

@@ -41,6 +41,7 @@ from seegaan.latent.select import Selection, find_image, select_rows
 from seegaan.latent.store import LatentTable
 from seegaan.stats.blocks import Permuter, feature_level, group_ids, resolve_scheme
 from seegaan.stats.permutation import CORRECTIONS, NullStream, power_notes
+from seegaan.units import base_name, frame_value_labels, original_scale, unit_of, value_text
 from seegaan.utils.fsio import atomic_dir, write_json
 from seegaan.utils.progress import progress
 from seegaan.utils.renamed import renamed_keywords
@@ -83,6 +84,7 @@ class SequenceResult:
     image_id: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    unit: str | None = None        # the feature's unit for labels (None: looked up by name)
 
     @property
     def labels(self) -> list[str]:
@@ -90,7 +92,8 @@ class SequenceResult:
             return [f"λ={v:.2f}" for v in self.values]
         if self.value_name == "t":
             return [f"t={v:.2f}" for v in self.values]
-        return [f"{self.value_name}={v:.4g}" for v in self.values]
+        # In the feature's own units: log_bnpp 4.47 is labelled bnpp=87.4 pg/mL.
+        return frame_value_labels(self.values, self.value_name, self.unit)
 
     @property
     def title(self) -> str:
@@ -99,7 +102,8 @@ class SequenceResult:
             a, b = sel.levels
             text = f"{self.feature}: {a} (n={sel.groups[a]}) → {b} (n={sel.groups[b]})"
         else:
-            text = (f"{self.feature}: {self.values[0]:.4g} → {self.values[-1]:.4g} "
+            name, v, unit = original_scale(self.feature, self.values, self.unit)
+            text = (f"{name}: {value_text(v[0], unit)} → {value_text(v[-1], unit)} "
                     f"(n={sel.groups['all']})")
         if self.mode == "local":
             text = f"image {self.image_id}, " + text
@@ -121,6 +125,7 @@ class SequenceResult:
             "from": sel.levels[0] if sel.levels else None,
             "to": sel.levels[1] if sel.levels else None,
             "values": [float(v) for v in self.values], "value_name": self.value_name,
+            "unit": self.unit or unit_of(base_name(self.value_name)),
             "frames": len(self.values),
             "permutations": self.test.n_permutations if self.test else 0,
             "alpha": self.test.alpha if self.test else None,

@@ -94,7 +94,9 @@ class PositiveClass:
         module = getattr(model, "module", None)
         if module is not None:
             module.eval()
-            module.requires_grad_(False)
+            # Per parameter: TorchScript modules do not support Module.requires_grad_.
+            for p in module.parameters():
+                p.requires_grad_(False)
 
     def logit(self, images: torch.Tensor) -> torch.Tensor:
         """The positive-class logit (not defined for ``probability`` models)."""

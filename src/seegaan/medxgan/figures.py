@@ -36,10 +36,7 @@ def _grey(ax, img: np.ndarray, title: str) -> None:
 
 def save_sequence_png(res: FilmExplanation, path: str | os.PathLike, title: str = "") -> None:
     """The film, then G(z1, alpha z2) for each alpha with C's positive score, then the difference."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot, no backend switch
 
     seq = res.sequence
     n = len(seq.frames) + 2
@@ -56,10 +53,7 @@ def save_sequence_png(res: FilmExplanation, path: str | os.PathLike, title: str 
 def save_lig_png(res: FilmExplanation, baselines: dict[str, np.ndarray], path: str | os.PathLike,
                  title: str = "") -> None:
     """Film, negative realisation, reconstruction, LIG, then each baseline map."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot, no backend switch
 
     names = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients", "saliency": "Vanilla gradient",
              "smoothgrad": "SmoothGrad"}

@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -48,13 +47,13 @@ from seegaan.medxgan.classifier import PositiveClass
 from seegaan.medxgan.config import MedXGANModelConfig, MedXGANTrainConfig
 from seegaan.medxgan.networks import MedXGANDiscriminator, MedXGANGenerator
 from seegaan.train import distributed as ddist
+from seegaan.train.driver import run_steps
 from seegaan.train.ema import ema_beta, update_ema
-from seegaan.train.loop import _StopFlag, _truncate_metrics, batch_positions, step_generator
+from seegaan.train.loop import _truncate_metrics, batch_positions, step_generator
 from seegaan.train.metrics import sliced_wasserstein
 from seegaan.train.samples import save_grid
 from seegaan.train.state import load_optimizer_tensors, optimizer_tensors, read_state, save_state
 from seegaan.utils.fsio import atomic_dir, read_json, write_json
-from seegaan.utils.progress import progress
 
 ACCURACY_TARGET = 0.85
 
@@ -96,8 +95,10 @@ class MedXGANTrainer:
                  resume:     bool = False,          # continue from run_dir/state
                  overwrite:  bool = False,          # replace an existing run_dir
                  device:     str = "auto",          # "auto", "cpu" or "cuda[:i]"
+                 dry_run:    bool = False,          # every check, no file written
                  ) -> None:
         cfg.check()
+        self.dry_run = dry_run
         self.data_dir, self.run_dir = Path(data_dir), Path(run_dir)
         self.dist = ddist.init_distributed(device)
         self.dev = self.dist.device
@@ -185,7 +186,11 @@ class MedXGANTrainer:
             if not overwrite:
                 hint = " (pass --resume to continue it)" if (rd / "state").is_dir() else ""
                 raise OutputExistsError(f"{rd}: already exists{hint}; pass --overwrite to start over")
+            if self.dry_run:
+                return
             shutil.rmtree(rd)
+        if self.dry_run:
+            return
         (rd / "samples").mkdir(parents=True, exist_ok=True)
         write_json(rd / "config.json", self._run_config())
 
@@ -210,7 +215,7 @@ class MedXGANTrainer:
             raise CheckpointError(f"{self.run_dir}: the run was trained against another classifier "
                                   f"(weights sha256 {was[:12]}…, given {self.classifier_info['sha256'][:12]}…)")
         self.step, self.best, self.p_pos = int(info["step"]), info["best"], float(info["p_pos"])
-        if self.dist.is_main:
+        if self.dist.is_main and not self.dry_run:
             _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
             write_json(self.run_dir / "config.json", self._run_config())
 
@@ -294,54 +299,61 @@ class MedXGANTrainer:
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
 
+    def _periodic(self, final: bool) -> dict[str, str] | None:
+        """Validation (samples, best/) and resumable state: main process, after each step."""
+        cfg, shown = self.cfg, None
+        if self.step % cfg.val_every == 0 or final:
+            self.last_val = self.validate()
+            self._log({"step": self.step, "phase": "val", **self.last_val})
+            shown = {"acc": f"{self.last_val['class_acc']:.3f}", "swd": f"{self.last_val['swd']:.1f}"}
+            self._save_samples()
+            if self._is_better(self.last_val):
+                self.best = {"class_acc": self.last_val["class_acc"], "swd": self.last_val["swd"],
+                             "step": self.step}
+                self._checkpoint("best", self.last_val, note=f"best at step {self.step}")
+        if self.step % cfg.ckpt_every == 0 or final:
+            self.save_state()
+        return shown
+
     def run(self) -> dict[str, Any]:
-        cfg, main = self.cfg, self.dist.is_main
-        stop = _StopFlag()
-        acc: dict[str, list[float]] = {}
-        bar = progress(total=cfg.steps, desc="medxgan", unit="step", initial=self.step) if main else None
-        t0, n0 = time.perf_counter(), self.step
-        last: dict[str, float] = {}
-        try:
-            with stop:
-                while self.step < cfg.steps:
-                    stats = self.train_step(self.step)
-                    self.step += 1
-                    for k, v in stats.items():
-                        acc.setdefault(k, []).append(v)
-                    if bar is not None:
-                        bar.update(1)
-                    final = self.step == cfg.steps
-                    if main:
-                        if self.step % cfg.log_every == 0 or final:
-                            dt = time.perf_counter() - t0
-                            self._log({"step": self.step, "phase": "train",
-                                       **{k: float(np.mean(v)) for k, v in acc.items()},
-                                       "img_per_s": (self.step - n0) * cfg.batch / max(dt, 1e-9)})
-                            acc, t0, n0 = {}, time.perf_counter(), self.step
-                        if self.step % cfg.val_every == 0 or final:
-                            last = self.validate()
-                            self._log({"step": self.step, "phase": "val", **last})
-                            if bar is not None:
-                                bar.set_postfix(acc=f"{last['class_acc']:.3f}", swd=f"{last['swd']:.1f}")
-                            self._save_samples()
-                            if self._is_better(last):
-                                self.best = {"class_acc": last["class_acc"], "swd": last["swd"],
-                                             "step": self.step}
-                                self._checkpoint("best", last, note=f"best at step {self.step}")
-                        if self.step % cfg.ckpt_every == 0 or final:
-                            self.save_state()
-                    if ddist.any_flag(stop.requested, self.dist):
-                        if main:
-                            self.save_state()
-                        raise KeyboardInterrupt
-        finally:
-            if bar is not None:
-                bar.close()
-        return {"step": self.step, "best": self.best, "val": last, "run_dir": str(self.run_dir)}
+        self.last_val: dict[str, float] = {}
+        run_steps(self, desc="medxgan", periodic=self._periodic, save=self.save_state)
+        return {"step": self.step, "best": self.best, "val": self.last_val,
+                "run_dir": str(self.run_dir)}
 
     def _save_samples(self) -> None:
         x, _ = sample_classes(self.G_ema, 16, seed=self.cfg.seed + 3)
         save_grid(self.run_dir / "samples" / f"step{self.step:07d}.png", x, cols=8)
+
+
+def forward_flops(trainer: MedXGANTrainer) -> dict[str, float]:
+    """FLOPs of one film through G and through D (forward), counted by torch.
+
+    A training step costs about ``batch x 3 x (G + 3 D)`` of these (forward + backward of G,
+    D on real and fake films, D again for G's loss), plus C and R1: the dry run's estimate.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    mc = trainer.model_cfg
+    z1, z2 = torch.zeros(1, mc.z1_dim, device=trainer.dev), torch.zeros(1, mc.z2_dim, device=trainer.dev)
+    out = {}
+    with torch.no_grad():
+        with FlopCounterMode(display=False) as fc:
+            x = trainer.G(z1, z2)
+        out["g_forward"] = float(fc.get_total_flops())
+        with FlopCounterMode(display=False) as fc:
+            trainer.D(x)
+        out["d_forward"] = float(fc.get_total_flops())
+    out["step_estimate"] = trainer.cfg.batch * 3 * (out["g_forward"] + 3 * out["d_forward"])
+    return out
+
+
+def dry_run_summary(trainer: MedXGANTrainer) -> dict[str, Any]:
+    """What ``medxgan train --dry-run`` prints: the resolved run and its size."""
+    n_params = {name: sum(p.numel() for p in net.parameters())
+                for name, net in (("G", trainer.G), ("D", trainer.D))}
+    return {**trainer._run_config(), "step": trainer.step, "params": n_params,
+            "flops": forward_flops(trainer)}
 
 
 def _read_info(run_dir: Path) -> dict[str, Any]:

@@ -43,6 +43,9 @@ class Autoencoder(nn.Module):
         self.generator = Generator(cfg, impl=impl)
         self.batch_size = batch_size
         self.step: int | None = None
+        # The virtual-cohort version it was trained on (1: the original cohort); the loader
+        # reads it from the checkpoint's training config, so the oracle can follow it.
+        self.cohort_version: int = 1
         self.eval()
 
     # -- properties of the contract -------------------------------------------------------
@@ -191,4 +194,10 @@ def load_autoencoder(path: str | os.PathLike | None = None, device: str | torch.
     check_state(ae.state_dict(), tensors, str(Path(path) / "model.safetensors"))
     ae.load_state_dict(tensors, strict=True)
     ae.step = extras.get("step")
+    try:
+        from seegaan.cohort.version import checkpoint_cohort_version
+    except ImportError:  # an install without the virtual cohort: nothing to follow
+        pass
+    else:
+        ae.cohort_version = checkpoint_cohort_version(path)
     return ae.to(device).eval().requires_grad_(False)

@@ -7,10 +7,11 @@ colour range, the split, the groups) are built from the artefact's ``summary.jso
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any
+
+from seegaan.units import base_name, original_scale, value_text
 
 # File stem (or stem pattern) -> caption, for the fixed figures the pipeline writes.
 FIXED = {
@@ -85,17 +86,16 @@ def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-def pg_per_ml(summary: dict[str, Any]) -> str:
-    """For a sequence on a log-scale feature, its frame values back in the original units."""
+def log_scale_note(summary: dict[str, Any]) -> str:
+    """For a sequence built on a log-scale feature (``log_bnpp``): its labels are back in the
+    feature's own units, and the caption says so."""
     feature = str(summary.get("feature", ""))
     values = summary.get("values")
-    if not feature.startswith("log_") or not isinstance(values, list) or not values:
+    if base_name(feature) == feature or not isinstance(values, list) or not values:
         return ""
-    name = feature[4:]
-    unit = " pg/mL" if "bnp" in name.lower() or "pred" in name.lower() else ""
-    shown = ", ".join(f"{math.exp(float(v)):,.0f}" for v in values)
-    return (f" The frames are labelled in natural-log units; in {name}{unit} they run "
-            f"{shown}.")
+    name, v, unit = original_scale(feature, values, summary.get("unit"))
+    return (f" The path was built on the natural log of {name}; the frames are labelled back in "
+            f"{unit or 'its own units'}, from {value_text(v[0], unit)} to {value_text(v[-1], unit)}.")
 
 
 def sequence_captions(summary: dict[str, Any], shared_vlim: float | None) -> dict[str, str]:
@@ -126,7 +126,7 @@ def sequence_captions(summary: dict[str, Any], shared_vlim: float | None) -> dic
     return {
         "sequence": (f"Decoded synthetic radiographs along the path for {title}, labelled with "
                      f"{along}; read them from left to right as the feature changes."
-                     + pg_per_ml(summary)),
+                     + log_scale_note(summary)),
         "subtraction": ("Each frame minus frame 0, on the [-1, 1] image scale: red where the "
                         "film becomes brighter (denser), blue where it becomes darker, pale "
                         f"yellow where it does not change. {scale}"),

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from seegaan.units import frame_value_labels, unit_of, value_text
 from seegaan.utils.fsio import atomic_file
 from seegaan.viz import web
 from seegaan.viz.panels import symmetric_limit
@@ -44,12 +45,12 @@ def _write_png(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def _labels(values: np.ndarray, name: str) -> list[str]:
+def _labels(values: np.ndarray, name: str, unit: str | None = None) -> list[str]:
     if name in ("λ", "lambda"):
         return [f"λ = {v:.3g}" for v in values]
     if name in ("t", "alpha", "α"):
         return [f"{name} = {v:.2f}" for v in values]
-    return [f"{name} = {v:.4g}" for v in values]
+    return frame_value_labels(values, name, unit, sep=" = ")   # log_bnpp -> pg/mL
 
 
 def load_frames(seq_dir: Path) -> dict[str, Any] | None:
@@ -86,12 +87,14 @@ def load_frames(seq_dir: Path) -> dict[str, Any] | None:
         return {"frames": frames, "diffs": diffs, "masked": arrays.get("masked_diffs"),
                 "values": np.asarray(values, dtype=np.float64), "predictions": preds,
                 "value_name": str(summary.get("value_name", summary.get("step_name", "t"))),
-                "vlim": summary.get("vlim"), "title": summary.get("title", seq_dir.name)}
+                "unit": summary.get("unit"), "vlim": summary.get("vlim"), "title": summary.get("title", seq_dir.name)}
     return None
 
 
-def sequence_slider(seq_dir: Path, root: Path) -> str:
-    """The slider block for one sequence folder, with its images written under ``root``."""
+def sequence_slider(seq_dir: Path, root: Path, unit: str | None = None) -> str:
+    """The slider block for one sequence folder, with its images written under ``root``.
+
+    ``unit`` is that of the model's predictions (e.g. pg/mL), when the caller knows it."""
     data = load_frames(Path(seq_dir))
     if data is None:
         return ""
@@ -114,9 +117,11 @@ def sequence_slider(seq_dir: Path, root: Path) -> str:
             name = f"{role}_{int(k):03d}.png"
             _write_png(out_dir / name, encode(stack[k]))
             srcs[role].append(f"{rel}/{name}")
-    labels = [_labels(data["values"], data["value_name"])[k] for k in keep]
+    labels = [_labels(data["values"], data["value_name"], data["unit"])[k] for k in keep]
     preds = None if data["predictions"] is None else [float(data["predictions"][k]) for k in keep]
-    payload = {"labels": labels, "predictions": preds, **srcs}
+    # Predictions are in the target's units (a log-output model's are exponentiated).
+    pred_texts = None if preds is None else [f"model prediction: {value_text(p, unit)}" for p in preds]
+    payload = {"labels": labels, "predictions": preds, "prediction_texts": pred_texts, **srcs}
     # </script> inside the JSON would end the element early; "<\/" is the same JSON string.
     blob = json.dumps(payload).replace("</", "<\\/")
     captions = {
@@ -152,16 +157,19 @@ def method_sliders(exp_dir: Path, root: Path) -> list[str]:
     from seegaan.report.captions import CASE_WORDS
 
     cases: dict[str, tuple[str | None, str]] = {}
+    unit = None
     try:
         from seegaan.explain.methods import read_manifest
 
-        for c in read_manifest(exp_dir).get("cases", []):
+        man = read_manifest(exp_dir)
+        unit = unit_of(str(man.get("target", "")))
+        for c in man.get("cases", []):
             cases[Path(c.get("folder", "")).name] = (c.get("category"), str(c.get("image_id")))
     except Exception:  # no manifest (e.g. GVR's own runs): plain headings
         pass
     parts = []
     for frames in sorted(Path(exp_dir).glob("cases/*/*/frames.npz")):
-        block = sequence_slider(frames.parent, root)
+        block = sequence_slider(frames.parent, root, unit)
         if block:
             folder, method = frames.parent.parent.name, frames.parent.name
             cat, image = cases.get(folder, (None, folder))

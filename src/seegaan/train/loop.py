@@ -24,12 +24,9 @@ reproduce the uninterrupted single-process run.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import shutil
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +49,7 @@ from seegaan.models.mapping import MappingNetwork
 from seegaan.train import distributed as ddist
 from seegaan.train.augment import apply_augment, draw_augment
 from seegaan.train.detail import feature_matching, laplacian_l1
+from seegaan.train.driver import run_steps
 from seegaan.train.ema import ema_beta, update_ema
 from seegaan.train.metrics import fid_or_none, sliced_wasserstein, ssim
 from seegaan.train.perceptual import build_perceptual
@@ -63,9 +61,6 @@ from seegaan.train.state import (
     save_state,
 )
 from seegaan.utils.fsio import atomic_dir, write_json
-from seegaan.utils.progress import progress
-
-logger = logging.getLogger(__name__)
 
 HIGHER_IS_BETTER = {"val_ssim": True, "val_mse": False, "swd": False, "fid": False}
 
@@ -175,10 +170,20 @@ class Trainer:
         write_json(rd / "config.json", self._run_config())
 
     def _run_config(self) -> dict[str, Any]:
-        return {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
-                "data_dir": str(self.data_dir.resolve()), "n_train": len(self.train_ds),
-                "n_val": len(self.val_ds), "world_size": self.dist.world,
-                "perceptual": self.perc_name, "best_by": self.best_key}
+        out = {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
+               "data_dir": str(self.data_dir.resolve()), "n_train": len(self.train_ds),
+               "n_val": len(self.val_ds), "world_size": self.dist.world,
+               "perceptual": self.perc_name, "best_by": self.best_key}
+        # On the virtual cohort, which version it learnt: the demo and the oracle follow it
+        # (seegaan.cohort.version.checkpoint_cohort_version reads it back).
+        version = self.train_ds.info.get("cohort_version")
+        if version is None and self.train_ds.info.get("preset") == "seegaan-cohort":
+            from seegaan.cohort.version import dataset_cohort_version
+
+            version = dataset_cohort_version(self.data_dir)
+        if version is not None:
+            out["cohort_version"] = int(version)
+        return out
 
     def _broadcast_weights(self) -> None:
         import torch.distributed as dist
@@ -346,50 +351,29 @@ class Trainer:
             fh.write(json.dumps(record) + "\n")
 
     # -- the loop ------------------------------------------------------------------------------
+    def _periodic(self, final: bool) -> None:
+        """Samples, validation (and best/), resumable state: main process, after each step."""
+        cfg = self.cfg
+        if self.step % cfg.sample_every == 0 or final:
+            self.save_samples()
+        if self.step % cfg.val_every == 0 or final:
+            self.last_val = self.validate()
+            self._log({"step": self.step, "phase": "val", **self.last_val})
+            self._maybe_best(self.last_val)
+        if self.step % cfg.ckpt_every == 0 or final:
+            self.save_checkpoints()
+
+    def _postfix(self, stats: dict[str, float]) -> dict[str, str] | None:
+        if self.step % 5:
+            return None
+        return {k: f"{v:.3g}" for k, v in stats.items() if k in ("loss_d", "loss_g_fake", "rec_mse")}
+
     def run(self) -> dict[str, Any]:
-        cfg, main = self.cfg, self.dist.is_main
-        stop = _StopFlag()
-        acc: dict[str, list[float]] = {}
-        bar = progress(total=cfg.steps, desc="train", unit="step", initial=self.step) if main else None
-        t0, n0 = time.perf_counter(), self.step
-        last_val: dict[str, float] = {}
-        try:
-            with stop:
-                while self.step < cfg.steps:
-                    stats = self.train_step(self.step)
-                    self.step += 1
-                    for k, v in stats.items():
-                        acc.setdefault(k, []).append(v)
-                    if bar is not None:
-                        bar.update(1)
-                        if self.step % 5 == 0:
-                            bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items()
-                                             if k in ("loss_d", "loss_g_fake", "rec_mse")})
-                    final = self.step == cfg.steps
-                    if main:
-                        if self.step % cfg.log_every == 0 or final:
-                            dt = time.perf_counter() - t0
-                            rec = {"step": self.step, "phase": "train",
-                                   **{k: float(np.mean(v)) for k, v in acc.items()},
-                                   "img_per_s": (self.step - n0) * cfg.batch / max(dt, 1e-9)}
-                            self._log(rec)
-                            acc, t0, n0 = {}, time.perf_counter(), self.step
-                        if self.step % cfg.sample_every == 0 or final:
-                            self.save_samples()
-                        if self.step % cfg.val_every == 0 or final:
-                            last_val = self.validate()
-                            self._log({"step": self.step, "phase": "val", **last_val})
-                            self._maybe_best(last_val)
-                        if self.step % cfg.ckpt_every == 0 or final:
-                            self.save_checkpoints()
-                    if ddist.any_flag(stop.requested, self.dist):
-                        if main:
-                            self.save_checkpoints()
-                        raise KeyboardInterrupt
-        finally:
-            if bar is not None:
-                bar.close()
-        return {"step": self.step, "best": self.best, "val": last_val, "run_dir": str(self.run_dir)}
+        self.last_val: dict[str, float] = {}
+        run_steps(self, desc="train", periodic=self._periodic, save=self.save_checkpoints,
+                  postfix=self._postfix)
+        return {"step": self.step, "best": self.best, "val": self.last_val,
+                "run_dir": str(self.run_dir)}
 
 
 class _EmaView(nn.Module):
@@ -398,29 +382,6 @@ class _EmaView(nn.Module):
     def __init__(self, nets: nn.ModuleDict) -> None:
         super().__init__()
         self.encoder, self.mapping, self.generator = nets["encoder"], nets["mapping"], nets["generator"]
-
-
-class _StopFlag:
-    """First Ctrl-C asks the loop to finish its step and save; a second one interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._old = None
-
-    def _handler(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        logger.warning("interrupt: finishing this step and saving a resumable state")
-
-    def __enter__(self) -> _StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
 
 
 @dataclass

@@ -19,10 +19,10 @@ cohort and with what:
 
 Example::
 
-    from seegaan.cohort.oracle import load_oracle
+    from seegaan.cohort.version import oracle_for, table_cohort_version
     table = load_latents("latents.parquet")
     ae = seegaan.load_autoencoder()
-    df = evaluate_truth(ae, table, load_oracle(ae.image_size))
+    df = evaluate_truth(ae, table, oracle_for(table_cohort_version(table), ae.image_size))
 
 or ``python -m seegaan.validate.checks CHECKPOINT|demo LATENTS --out DIR``.
 """
@@ -146,12 +146,12 @@ def vendor_effect_map(subjects: Sequence[Any], size: int, src: str = "Carestream
 
 
 def cohort_subjects(n_images: int, seed: int, image_ids: Sequence[str] | None = None,
-                    limit: int = 200) -> list[Any]:
-    """The Subjects of a cohort rendered with ``(n_images, seed)``, those of ``image_ids``
-    first (at most ``limit``)."""
+                    limit: int = 200, version: int = 1) -> list[Any]:
+    """The Subjects of a cohort of ``version`` rendered with ``(n_images, seed)``, those of
+    ``image_ids`` first (at most ``limit``)."""
     from seegaan.cohort.clinical import sample_subjects
 
-    subjects = sample_subjects(n_images, seed)
+    subjects = sample_subjects(n_images, seed, version=version)
     if image_ids is not None:
         keep = set(map(str, image_ids))
         subjects = [s for s in subjects if s.image_id in keep]
@@ -371,8 +371,12 @@ def evaluate_truth(ae: Autoencoder, table: LatentTable, oracle: Oracle,
     The vendor check compares with ``vendor_map`` inside :func:`body_mask`; by default the
     map comes from a counterfactual vendor swap of 64 freshly drawn cohort subjects.
     """
+    from seegaan.cohort.version import check_oracle, table_cohort_version
     from seegaan.latent.sequence import global_sequence
 
+    # The films' cohort version picks the renderer of the vendor swap; the oracle must match.
+    version = table_cohort_version(table)
+    check_oracle(oracle, version)
     truths = TrueFactors(table, oracle, data_dir)
     seqs: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
@@ -394,8 +398,8 @@ def evaluate_truth(ae: Autoencoder, table: LatentTable, oracle: Oracle,
         if true_map is None:
             from seegaan.cohort.clinical import sample_subjects
 
-            true_map = vendor_effect_map(sample_subjects(64, seed=seed + 1), int(ae.image_size),
-                                         *seq.selection.levels)
+            true_map = vendor_effect_map(sample_subjects(64, seed=seed + 1, version=version),
+                                         int(ae.image_size), *seq.selection.levels)
         boot = bootstrap_ends(ae, seq, n_boot, seed) if n_boot > 0 else None
         rows.append(pattern_row(chk, seq, true_map, body_mask(true_map.shape[-1]), boot,
                                 "inside the body; vs a counterfactual vendor swap"))
@@ -423,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
     try:
-        from seegaan.cohort.oracle import load_oracle
+        from seegaan.cohort.version import oracle_for, table_cohort_version
     except ImportError as err:
         print(f"error: the cohort oracle is not available in this install ({err})", file=sys.stderr)
         return 1
@@ -431,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ae = seegaan.load_autoencoder(checkpoint)
         table = load_latents(args.latents)
-        df = evaluate_truth(ae, table, load_oracle(ae.image_size), args.split, args.frames,
+        oracle = oracle_for(table_cohort_version(table), ae.image_size)
+        df = evaluate_truth(ae, table, oracle, args.split, args.frames,
                             data_dir=args.data_dir, n_boot=args.bootstrap)
         write_truth(df, args.out, {"checkpoint": args.checkpoint, "latents": args.latents,
                                    "split": args.split, "frames": args.frames},

@@ -14,13 +14,12 @@ import numpy as np
 import pandas as pd
 
 
-def _plt():
-    import matplotlib
+def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], squeeze: bool = True):
+    """A figure and its axes without pyplot, so drawing never switches a notebook's backend."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def model_figures(results, models, truths, dy, out: Path, n_subjects: int = 5) -> dict[str, str]:
@@ -30,7 +29,6 @@ def model_figures(results, models, truths, dy, out: Path, n_subjects: int = 5) -
     from seegaan.validate.scoring import oracle_map
     from seegaan.viz import save_figure
 
-    plt = _plt()
     files = {}
     rows_by_model: dict[str, list[str]] = {}
     for (row, mname) in results:
@@ -44,8 +42,8 @@ def model_figures(results, models, truths, dy, out: Path, n_subjects: int = 5) -
         if not idx:
             continue
         cols = 2 + len(methods)
-        fig, axes = plt.subplots(len(idx), cols, figsize=(1.35 * cols + 0.4, 1.45 * len(idx) + 0.7),
-                                 squeeze=False, layout="constrained")
+        fig, axes = _subplots(len(idx), cols, figsize=(1.35 * cols + 0.4, 1.45 * len(idx) + 0.7),
+                              squeeze=False)
         for r, i in enumerate(idx):
             t = truths[i]
             panels = [("film", t.image, "gray"), ("truth", oracle_map(dy[mname][i], t), "inferno")]
@@ -72,10 +70,7 @@ def model_figures(results, models, truths, dy, out: Path, n_subjects: int = 5) -
         fig.suptitle(f"{mname}: true difference map (Δŷ-weighted) and each method's |map|",
                      fontsize=8)
         path = out / f"fig_{mname}.png"
-        try:
-            save_figure(fig, path, dpi=100)
-        finally:
-            plt.close(fig)
+        save_figure(fig, path, dpi=100)
         files[mname] = path.name
     return files
 
@@ -89,11 +84,10 @@ def _registry_names() -> list[str]:
 def ranking_figure(table: pd.DataFrame, path: Path) -> None:
     """Heat map of each method's rank per metric (1 = best), averaged over the main models
     (device rank: on the shortcut model only); cells show the rank, dark = best."""
-    from seegaan.validate.benchmark import AUTOENCODER, MAIN_MODELS, METRICS, TRUTH
+    from seegaan.validate.benchmark import MAIN_MODELS, METRICS, NOT_METHODS
     from seegaan.viz import save_figure
 
-    plt = _plt()
-    t = table[~table["method"].isin([TRUTH, AUTOENCODER]) & table["model"].isin(MAIN_MODELS)]
+    t = table[~table["method"].isin(NOT_METHODS) & table["model"].isin(MAIN_MODELS)]
     metrics = [m for m in METRICS if m in set(t["metric"])]
     methods = list(dict.fromkeys(t["method"]))
     ranks = pd.DataFrame(np.nan, index=methods, columns=metrics)
@@ -104,8 +98,7 @@ def ranking_figure(table: pd.DataFrame, path: Path) -> None:
         sub = sub.pivot_table(index="method", columns="model", values="value")
         r = sub.rank(ascending=METRICS[metric] == "low", axis=0, na_option="keep")
         ranks[metric] = r.mean(axis=1).reindex(methods)
-    plt_fig, ax = plt.subplots(figsize=(1.0 * len(metrics) + 2.6, 0.34 * len(methods) + 1.2),
-                               layout="constrained")
+    fig, ax = _subplots(figsize=(1.0 * len(metrics) + 2.6, 0.34 * len(methods) + 1.2))
     im = ax.imshow(ranks.to_numpy(float), cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(metrics)), metrics, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(methods)), methods, fontsize=8)
@@ -114,9 +107,6 @@ def ranking_figure(table: pd.DataFrame, path: Path) -> None:
             v = ranks.iat[i, j]
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=6.5, color="w")
-    plt_fig.colorbar(im, ax=ax, label="mean rank (1 = best)", fraction=0.05)
+    fig.colorbar(im, ax=ax, label="mean rank (1 = best)", fraction=0.05)
     ax.set_title("Methods ranked per metric (mean over models)", fontsize=9)
-    try:
-        save_figure(plt_fig, path, dpi=110)
-    finally:
-        plt.close(plt_fig)
+    save_figure(fig, path, dpi=110)

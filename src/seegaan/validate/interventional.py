@@ -122,13 +122,13 @@ def render(subject: Subject, size: int) -> np.ndarray:
     return to_input(render_image(subject, size))
 
 
-def benchmark_subjects(n: int, seed: int = 1000) -> list[Subject]:
-    """``n`` subjects of the ordinary cohort, each wearing a pacemaker.
+def benchmark_subjects(n: int, seed: int = 1000, version: int = 1) -> list[Subject]:
+    """``n`` subjects of the ordinary cohort (cohort ``version``), each wearing a pacemaker.
 
     The device is on in every explained film so that a method *can* point at it; its
     intervention (absent → present) measures whether the model uses it.
     """
-    subs = sample_subjects(n, seed=seed)
+    subs = sample_subjects(n, seed=seed, version=version)
     return [s.replace(device=1) for s in subs]
 
 
@@ -182,7 +182,7 @@ def reliance_profile(model_fn: Callable[[torch.Tensor], torch.Tensor],
 
 @torch.no_grad()
 def device_reliance(model_fn: Callable[[torch.Tensor], torch.Tensor], size: int, n: int = 64,
-                    seed: int = 4321) -> dict[str, float]:
+                    seed: int = 4321, version: int = 1) -> dict[str, float]:
     """The model's device on/off Δŷ over ``n`` fresh subjects (same pose and noise).
 
     This replaces a residual gap between device strata: a model that uses the device
@@ -191,7 +191,7 @@ def device_reliance(model_fn: Callable[[torch.Tensor], torch.Tensor], size: int,
     """
     from seegaan.validate.metrics import bootstrap_ci
 
-    subs = sample_subjects(n, seed=seed)
+    subs = sample_subjects(n, seed=seed, version=version)  # the model's own cohort version
     on = np.stack([render(s.replace(device=1), size) for s in subs])
     off = np.stack([render(s.replace(device=0), size) for s in subs])
     d = (model_fn(torch.from_numpy(on[:, None])) - model_fn(torch.from_numpy(off[:, None])))

@@ -4,7 +4,14 @@ All are small CNNs (``cnn4`` of :mod:`seegaan.explain.reference_cnn`: four conv 
 16-32-64-64 channels, ~60 k weights) trained in seconds on freshly rendered 64 px films, and
 saved as ordinary CNN directories (``load_model`` reads them):
 
-``reference``   log BNPP on the ordinary cohort (the task of the demo's reference CNN);
+``reference``   log BNPP on the ordinary cohort (the task of the demo's reference CNN), except
+                that the pacemaker is drawn independently of everything with probability
+                ``device_p`` (0.5): in cohort version 2 it goes with heart failure (log odds
+                ratio 1.7), which makes it a real predictor of BNPP that a good model uses,
+                and in version 1 it is rare (6%), so a model has seen too few to learn to
+                ignore it; here it is common and carries no information, so the reference's
+                device Δŷ is near zero by construction (``heart_only`` and ``fat_only``
+                share this cohort);
 ``shortcut``    log BNPP on a cohort where the pacemaker goes with acute heart failure:
                 P(device | AHF) = ``shortcut_p[0]``, P(device | no AHF) = ``shortcut_p[1]``
                 (0.9 and 0.02 by default, stronger than ``seegaan cohort --shortcut``'s
@@ -53,8 +60,12 @@ class KnownModelsConfig:
     lr:          float = 3e-3        # Adam, cosine-decayed
     arch:        str = "cnn4"        # seegaan.explain.reference_cnn architecture
     shortcut_p:  tuple[float, float] = (0.9, 0.02)  # P(device | AHF), P(device | no AHF)
+    # The other models' cohort: the device independent of the label, and common enough
+    # that the models learn to ignore it (see the module docstring).
+    device_p:    tuple[float, float] = (0.5, 0.5)
     seed:        int = 0
     workers:     int = 0             # render processes (0: automatic)
+    cohort_version: int = 1          # the virtual cohort the models are trained on
 
 
 def _labels(subjects: list[Subject], name: str) -> np.ndarray:
@@ -65,9 +76,11 @@ def _labels(subjects: list[Subject], name: str) -> np.ndarray:
     return np.log(np.array([s.bnpp for s in subjects]))
 
 
-def shortcut_subjects(n: int, seed: int, p: tuple[float, float]) -> list[Subject]:
-    """Cohort subjects whose pacemaker is drawn from their AHF status with probabilities ``p``."""
-    subs = sample_subjects(n, seed=seed, shortcut=True)
+def shortcut_subjects(n: int, seed: int, p: tuple[float, float],
+                      version: int = 1) -> list[Subject]:
+    """Cohort subjects whose pacemaker is drawn from their AHF status with probabilities ``p``
+    (``p[0]`` with AHF, ``p[1]`` without; equal values make it independent of everything)."""
+    subs = sample_subjects(n, seed=seed, shortcut=True, version=version)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 77]))
     # One draw per patient, so a patient's films agree.
     draw = {}
@@ -143,8 +156,8 @@ def train_known_models(out_dir: str | os.PathLike, cfg: KnownModelsConfig | None
     out = Path(out_dir)
     t0 = time.perf_counter()
     n_fit = int(0.8 * cfg.n_train)
-    ordinary = sample_subjects(cfg.n_train, seed=cfg.seed + 500)
-    short = shortcut_subjects(cfg.n_train, cfg.seed + 600, cfg.shortcut_p)
+    ordinary = shortcut_subjects(cfg.n_train, cfg.seed + 500, cfg.device_p, cfg.cohort_version)
+    short = shortcut_subjects(cfg.n_train, cfg.seed + 600, cfg.shortcut_p, cfg.cohort_version)
     say(f"rendering 2 x {cfg.n_train} training films")
     films = {"ordinary": render_films(ordinary, cfg.size, cfg.workers),
              "shortcut": render_films(short, cfg.size, cfg.workers)}
@@ -172,6 +185,7 @@ def _save(net: ReferenceCNN, path: Path, adapter: InputAdapter, cfg: KnownModels
           name: str, metrics: dict[str, Any]) -> None:
     cfg_d = asdict(cfg)
     cfg_d["shortcut_p"] = list(cfg.shortcut_p)
+    cfg_d["device_p"] = list(cfg.device_p)
     save_reference_cnn(net, path, {"artefact": "benchmark-model", "benchmark_model": name,
                                    "input_adapter": adapter.to_dict(), "known_models": cfg_d,
                                    "metrics": metrics})

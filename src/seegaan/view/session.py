@@ -35,6 +35,7 @@ import torch
 from seegaan.errors import InputError, OptionError, SeegaanError
 from seegaan.latent.select import feature_columns, select_rows
 from seegaan.latent.store import LatentTable
+from seegaan.units import unit_of
 from seegaan.view.uploads import MAX_UPLOAD_BYTES, UploadError, prepare_upload
 from seegaan.viz import web
 
@@ -169,6 +170,7 @@ class Viewer:
                 "model": None if self.model is None else self.model.name,
                 "max_upload_bytes": MAX_UPLOAD_BYTES,
                 "target": self.target, "threshold": self.threshold,
+                "unit": unit_of(self.target),   # of the predictions and threshold (pg/mL for BNPP)
                 "columns": [c for c in self.table.meta.columns if not c.startswith("_")]}
 
     def films(self, query: str = "", limit: int = 50) -> list[dict[str, Any]]:

@@ -33,6 +33,8 @@
     return p.toString();
   }
   function fmt(v) { return (v === null || v === undefined) ? "–" : Number(v).toPrecision(4); }
+  // A prediction or threshold in the target's units (pg/mL for BNPP), when the server knows them.
+  function fmtUnit(v) { const u = state.info && state.info.unit; return fmt(v) + (u && v !== null && v !== undefined ? " " + u : ""); }
 
   // -- films -----------------------------------------------------------------------------
   async function searchFilms() {
@@ -173,9 +175,9 @@
       if (r.prediction === null) {
         p.textContent = "prediction: no model (start with --model)";
       } else {
-        p.textContent = "prediction at λ = " + lam.toFixed(2) + ": " + fmt(r.prediction) +
-          " (frame 0: " + fmt(r.prediction_frame0) + "; " + (r.positive ? "positive" : "negative") +
-          " at threshold " + fmt(state.info.threshold) + ")";
+        p.textContent = "prediction at λ = " + lam.toFixed(2) + ": " + fmtUnit(r.prediction) +
+          " (frame 0: " + fmtUnit(r.prediction_frame0) + "; " + (r.positive ? "positive" : "negative") +
+          " at threshold " + fmtUnit(state.info.threshold) + ")";
         p.classList.toggle("pos", !!r.positive);
       }
       $("latency").textContent = "latency: " + ms.toFixed(0) + " ms (server " + r.server_ms.toFixed(0) + " ms)";
