@@ -51,3 +51,23 @@ def test_long_run_needs_no_out_and_v1_data_is_refused(ablation, tmp_path, monkey
     with pytest.raises(SystemExit, match="version-2 oracle"):  # before any arm trains
         ablation.main([data, "--out", str(tmp_path / "abl")])
     assert not (tmp_path / "abl").exists()
+
+
+def test_choose_needs_a_gain_beyond_noise(ablation):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=250)
+
+    def arm(noise_sd, ssim=0.84, seed=1):
+        g = np.random.default_rng(seed)
+        return {"ssim": ssim, "_bmd": (truth, truth + g.normal(scale=noise_sd, size=250))}
+
+    rows = {"base": arm(2.0, seed=1), "lucky": arm(2.0, seed=2), "better": arm(0.7, seed=3),
+            "blurry": arm(0.3, ssim=0.70, seed=4)}
+    best, gains = ablation.choose(rows, n_boot=300)
+    assert best == "better"                      # a real gain with equal SSIM
+    assert gains["lucky"][1] < 0 < gains["lucky"][2]   # same recipe: CI spans zero
+    assert gains["blurry"][1] > 0                # a gain, but bought with SSIM: not chosen
+    rows.pop("better")
+    assert ablation.choose(rows, n_boot=300)[0] == "base"  # nothing beyond noise: keep base
