@@ -116,25 +116,25 @@ def train_arm(data: Path, run: Path, arm: str, steps: int, batch: int, seed: int
     return out
 
 
-@torch.no_grad()
 def score(data: Path, ckpt: Path, n: int = 256, oracle_path: str | None = None) -> dict:
-    """SSIM and oracle r (original vs reconstruction) on the first ``n`` test films."""
+    """SSIM and oracle r (original vs reconstruction) on the first ``n`` test films, by
+    :func:`seegaan.train.quality.reconstruction_quality` (the checkpoint report's own code)."""
     from seegaan.cohort.version import oracle_for
     from seegaan.data.prepared import PreparedDataset
     from seegaan.models.autoencoder import load_autoencoder
-    from seegaan.train.metrics import ssim
+    from seegaan.train.quality import reconstruction_quality
 
     ds = PreparedDataset(data, "test")
     x = ds.load_images(slice(0, min(n, len(ds))))
     ae = load_autoencoder(str(ckpt)).eval()
-    rec = torch.cat([ae.reconstruct(x[i:i + 64]) for i in range(0, len(x), 64)])
-    oracle = oracle_for(2, 64, path=oracle_path)
-    a, b = oracle.predict(x), oracle.predict(rec)
-    out = {"ssim": round(float(ssim(rec, x).mean()), 4), "n": len(x)}
+    keep: list = []  # [reconstructions, oracle on originals, oracle on reconstructions]
+    q = reconstruction_quality(ae, x, oracle_for(2, 64, path=oracle_path), batch_size=64,
+                               reconstructions=keep)
+    out = {"ssim": round(q["ssim_mean"], 4), "n": q["n"]}
     for col, key in (("gt_bmd", "r_bmd"), ("gt_ctr", "r_ctr"), ("gt_fat", "r_fat"),
                      ("gt_breast", "r_breast")):
-        out[key] = round(float(np.corrcoef(a[col], b[col])[0, 1]), 4)
-    out["_bmd"] = (a["gt_bmd"].to_numpy(), b["gt_bmd"].to_numpy())  # per film, for choose()
+        out[key] = round(q["oracle_r"][col], 4)
+    out["_bmd"] = (keep[1]["gt_bmd"].to_numpy(), keep[2]["gt_bmd"].to_numpy())  # for choose()
     return out
 
 
