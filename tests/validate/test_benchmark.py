@@ -200,9 +200,41 @@ def test_reference_cohort_device_is_common_and_says_nothing_about_the_label(vers
     ahf = np.array([s.ahf for s in subs])
     assert 0.4 < dev.mean() < 0.6
     assert abs(dev[ahf == 1].mean() - dev[ahf == 0].mean()) < 0.12
-    short = shortcut_subjects(600, 600, cfg.shortcut_p, version)
+    short = shortcut_subjects(600, 600, cfg.shortcut_p, version, on="ahf")
     sd, sa = np.array([s.device for s in short]), np.array([s.ahf for s in short])
     assert sd[sa == 1].mean() - sd[sa == 0].mean() > 0.6
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_shortcut_device_carries_what_the_anatomy_does_not(version):
+    """The shortcut cohort marks the hidden severity: the device follows the part of log BNPP
+    that the visible factors leave unexplained, and that part is unrelated to them."""
+    from seegaan.validate.known_models import (
+        VISIBLE,
+        KnownModelsConfig,
+        hidden_severity,
+        shortcut_subjects,
+    )
+
+    cfg = KnownModelsConfig()
+    short = shortcut_subjects(600, 600, cfg.shortcut_p, version, on="hidden")
+    sev = hidden_severity(short)
+    dev = np.array([s.device for s in short])
+    above = sev > np.median(sev)
+    assert dev[above].mean() > 0.85 and dev[~above].mean() < 0.15
+    for f in VISIBLE:
+        v = np.array([float(getattr(s, f)) for s in short])
+        if v.std() > 0:
+            assert abs(np.corrcoef(v, sev)[0, 1]) < 0.1, f
+    # It is not noise: the hidden severity is a large share of the label's spread.
+    y = np.log([s.bnpp for s in short])
+    assert 0.1 < sev.var() / y.var() < 0.8
+    # Tied to AHF instead, the device is far less informative beyond the anatomy.
+    by_ahf = np.array([s.device for s in shortcut_subjects(600, 600, cfg.shortcut_p, version)])
+    gap = lambda d: sev[d == 1].mean() - sev[d == 0].mean()  # noqa: E731
+    assert gap(dev) > 2 * gap(by_ahf)
+    with pytest.raises(ValueError):
+        shortcut_subjects(10, 0, cfg.shortcut_p, version, on="bnpp")
 
 
 def test_shortcut_test_flags_first_and_second_ranks():
