@@ -65,7 +65,8 @@ def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
     Stages:  1 render the cohort    2 prepare (split, Table 1)   3 load the autoencoder
              4 encode               5 global sequences (Fig. 3)  6 local sequences (Fig. 4)
              7 train the BNPP CNN   8 BNPP sequences (Fig. 5)    9 TP/TN/FP/FN (Fig. 6)
-             10 ground-truth check, then report.html
+             10 ground-truth check  11 GVR (Fig. 6 films, bias)   12 medXGAN (Fig. 6 films)
+             13 methods compared on the truth (benchmark), then report.html
     The last line printed is the path of the report.
 
     \b
