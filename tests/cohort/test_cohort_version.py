@@ -34,8 +34,8 @@ def tiny_checkpoint(path, train_config: dict | None = None, run_config: dict | N
     return path
 
 
-def test_bundled_checkpoint_is_version_1():
-    assert checkpoint_cohort_version(None) == 1
+def test_bundled_checkpoint_is_version_2():
+    assert checkpoint_cohort_version(None) == 2 == load_autoencoder().cohort_version
 
 
 def test_checkpoint_version_from_its_training_config(tmp_path):
@@ -143,7 +143,7 @@ def test_benchmark_draws_its_films_from_the_autoencoders_cohort(tmp_path, monkey
             run_benchmark(tmp_path / f"b{version}", cfg, autoencoder=ae)
         assert cfg.cohort_version == version
     assert seen == [1, 2]
-    cfg = BenchmarkConfig.make(quick=True)  # no autoencoder given: the bundled one's (1)
+    cfg = BenchmarkConfig.make(quick=True)  # no autoencoder given: the bundled one's (2)
     with pytest.raises(Stop):
         run_benchmark(tmp_path / "b", cfg)
-    assert cfg.cohort_version == 1
+    assert cfg.cohort_version == 2

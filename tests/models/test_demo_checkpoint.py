@@ -17,18 +17,21 @@ from PIL import Image
 import seegaan
 from seegaan.cohort import render_cohort
 from seegaan.cohort.oracle import load_oracle
+from seegaan.cohort.version import checkpoint_cohort_version
 from seegaan.train.quality import reconstruction_quality
 from seegaan.utils.progress import set_quiet
 
 FACTORS = ("gt_ctr", "gt_fat", "gt_breast")  # bone density: a known limit (docs/training.md)
+VERSION = checkpoint_cohort_version(None)
 
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     set_quiet(True)
     out = tmp_path_factory.mktemp("fresh") / "c64"
-    # The bundled checkpoint was trained on cohort v1 films (its train_config says so).
-    table = render_cohort(out, n=32, size=64, seed=20261, version=1)
+    # The films of the cohort version the bundled checkpoint was trained on (its
+    # train_config says which).
+    table = render_cohort(out, n=32, size=64, seed=20261, version=VERSION)
     set_quiet(False)
     x = np.stack([np.asarray(Image.open(out / "images" / f"{i}.png"), dtype=np.float32)
                   for i in table["image_id"]]) / 65535.0 * 2.0 - 1.0
@@ -37,7 +40,7 @@ def fresh(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def oracle():
-    return load_oracle(64)
+    return load_oracle(64, version=VERSION)
 
 
 def test_bundled_checkpoint_reconstructs_fresh_films(fresh, oracle):
