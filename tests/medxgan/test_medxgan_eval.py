@@ -128,6 +128,12 @@ def test_explain_writes_the_promised_files_and_report_section(tmp_path, tiny_run
     assert (out / "cases" / "f_.._01" / "medxgan" / "map.npy").is_file()
     sections = medxgan_sections(tmp_path)
     assert len(sections) == 1 and "lig.png" in sections[0].body and sections[0].how
+    assert "cohort version" not in sections[0].body
+    # A note the demo adds (a generator trained on another cohort version) reaches the report.
+    import json
+    rec = json.loads((out / "result.json").read_text())
+    (out / "result.json").write_text(json.dumps({**rec, "note": "trained on cohort version 1"}))
+    assert "trained on cohort version 1" in medxgan_sections(tmp_path)[0].body
 
 
 def test_cli_size_mismatch_is_one_line_naming_both_sizes(tmp_path, tiny_run, tiny_data, capsys):

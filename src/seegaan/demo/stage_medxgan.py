@@ -35,11 +35,14 @@ def medxgan_stage(run: DemoRun) -> None:
 
 
 def _medxgan_stage(run: DemoRun) -> None:
+    import json
+
     from seegaan.explain import load_model
     from seegaan.medxgan.checkpoint import load_medxgan
     from seegaan.medxgan.explainer import ExplainSettings, classifier_for
     from seegaan.medxgan.invert import InversionSettings
     from seegaan.medxgan.outputs import Film, explain_to_dir, films_from_dataset
+    from seegaan.utils.fsio import write_json
 
     cfg = run.cfg
     G, info = load_medxgan(None)
@@ -67,5 +70,16 @@ def _medxgan_stage(run: DemoRun) -> None:
     if not exact:
         run.say("      note: this run's CNN differs bit-wise from the one the bundled medXGAN "
                 "was trained against")
+    # The bundled generator records no cohort version: it was trained on version-1 films.
+    gen_version = int(info.get("cohort_version") or 1)
+    if gen_version != cfg.cohort_version:
+        note = (f"The bundled medXGAN generator was trained on cohort version {gen_version} "
+                f"films against that version's demo CNN; this demo runs on version "
+                f"{cfg.cohort_version}, so its films are inverted into a generator that has not "
+                "seen their kind (expect a larger inversion error).")
+        run.say("      note: " + note)
+        result = run.root / "medxgan" / "result.json"
+        write_json(result, {**json.loads(result.read_text()), "note": note})
     run.notes["medxgan"] = {"status": "ok", "films": len(rec["films"]), "classifier_exact": exact,
-                            "checkpoint_step": info.get("step"), "budget": b}
+                            "checkpoint_step": info.get("step"), "budget": b,
+                            "generator_cohort_version": gen_version}

@@ -49,6 +49,8 @@ def medxgan_sections(root: Path) -> list:
     for run in runs:
         rec = _read(run / "result.json")
         body.append(f"<h3>{html.escape(_rel(run, root))}</h3>")
+        if rec.get("note"):
+            body.append(f"<p class='caption'>{html.escape(str(rec['note']))}</p>")
         rows = []
         for f in rec.get("films", []):
             inv = f.get("inversion", {})
