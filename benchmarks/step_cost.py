@@ -26,29 +26,18 @@ import argparse
 import tempfile
 import time
 
-import numpy as np
-import pandas as pd
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
+# The same random-pixel dataset as the training-speed benchmark (a script beside this one).
+from train_speed import make_dataset
+
 from seegaan.config import TrainConfig, get_preset
-from seegaan.data.prepared import write_prepared
 from seegaan.train.loop import Trainer
 from seegaan.utils.progress import set_quiet
 
 RATES_TFLOPS = (10.0, 30.0, 100.0)
-
-
-def make_dataset(root: str, size: int, n: int = 24) -> str:
-    rng = np.random.default_rng(0)
-    images = np.clip(rng.standard_normal((n, size, size)) * 0.3, -1, 1)
-    split = ["train"] * (n - 4) + ["val"] * 4
-    index = pd.DataFrame({"image_id": [f"i{i}" for i in range(n)],
-                          "patient_id": [f"p{i}" for i in range(n)],
-                          "split": split, "source_path": [""] * n})
-    write_prepared(root, images, index, {})
-    return root
 
 
 class FlopCount(TorchDispatchMode):

@@ -117,3 +117,72 @@ def cohort_sheet(path: str | os.PathLike, n: int = 12, tile: int = 200, seed: in
               f"{s.manufacturer[:6]}{' dev' if s.device else ''} CTR {{ctr:.2f}}")
     sheet.save(path, optimize=True)
     return sheet
+
+
+def film_stats(img01: np.ndarray) -> dict[str, float]:
+    """Three coarse layout measures of a frontal film in [0, 1] (any size; brighter = denser).
+
+    - ``lung_share``: share of the film's pixels darker than the midpoint of its 5th and 95th
+      percentiles, inside the body (the black border outside it is left out);
+    - ``dome``: where the lateral lung columns (20–40% and 60–80% of the width) step from
+      dark to bright in the lower 60% of the film, as a share of its height from the top;
+    - ``detail``: the standard deviation of the high-pass (film minus its 1.5 px Gaussian
+      blur) over that of the film, ×100 (ribs, vessels, edges).
+
+    They are rough on purpose: the same thresholds read real and virtual films, so the
+    comparison is fair even if no single number is anatomically exact.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    x = np.asarray(img01, dtype=np.float64)
+    body = x > np.percentile(x, 2) + 0.02
+    lo, hi = np.percentile(x[body], [5, 95])
+    dark = (x < (lo + hi) / 2) & body
+    h, w = x.shape
+    cols = np.r_[int(0.2 * w):int(0.4 * w), int(0.6 * w):int(0.8 * w)]
+    # The domes: the steepest dark-to-bright step of the lateral columns' mean profile in the
+    # lower 60% of the film (lung above, liver and spleen below).
+    prof = gaussian_filter(x[:, cols].mean(1), h / 64)
+    lo_row = int(0.4 * h)
+    dome = float(lo_row + np.argmax(np.diff(prof[lo_row:int(0.98 * h)])) + 1) / h
+    hp = x - gaussian_filter(x, 1.5)
+    return {"lung_share": float(dark.sum() / max(body.sum(), 1)), "dome": dome,
+            "detail": float(100 * hp[body].std() / max(x[body].std(), 1e-9))}
+
+
+def side_by_side_sheet(real: list[np.ndarray], path: str | os.PathLike, tile: int = 192,
+                       seed: int = 0, version: int = 2) -> dict[str, dict[str, float]]:
+    """Real films (top row) above as many virtual films of cohort ``version`` (bottom row).
+
+    ``real`` are frontal films as arrays (any range and size; each is scaled to [0, 1] and
+    resized to ``tile``). Each tile's caption gives :func:`film_stats`; the return value has
+    their means per row. Real films are the user's: seegaan ships none (the docs say where
+    a public set can be found and why it is not bundled).
+    """
+    from seegaan.cohort.clinical import sample_subjects
+
+    if not real:
+        raise ValueError("no real films given")
+    label_h = max(12, tile // 12)
+    n = len(real)
+    sheet = Image.new("L", (tile * n, 2 * (tile + label_h)), 0)
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    stats: dict[str, list[dict[str, float]]] = {"real": [], "virtual": []}
+    virtual = [render_image(s, tile) for s in sample_subjects(n, seed=seed, version=version)]
+    for row, (name, films) in enumerate((("real", real), ("virtual", virtual))):
+        for k, film in enumerate(films):
+            f = np.asarray(film, dtype=np.float64)
+            f = (f - f.min()) / max(float(f.max() - f.min()), 1e-12)
+            img = Image.fromarray(np.round(f * 255).astype(np.uint8)).resize((tile, tile),
+                                                                             Image.BILINEAR)
+            st = film_stats(np.asarray(img, dtype=np.float64) / 255.0)
+            stats[name].append(st)
+            y = row * (tile + label_h)
+            sheet.paste(img, (k * tile, y))
+            draw.text((k * tile + 3, y + tile),
+                      f"{name[0].upper()} lung {st['lung_share']:.2f} dome {st['dome']:.2f} "
+                      f"det {st['detail']:.0f}", fill=230, font=font)
+    sheet.save(path, optimize=True)
+    return {name: {k: float(np.nanmean([s[k] for s in rows])) for k in rows[0]}
+            for name, rows in stats.items()}

@@ -48,6 +48,20 @@ TARGETS = ("gt_ctr", "gt_fat", "gt_breast", "gt_bmd", "gt_effusion", "gt_congest
 TARGETS_V2 = TARGETS + ("gt_ap", "gt_lr_marker", "gt_thorax_width", "gt_thorax_height",
                         "gt_diaphragm", "gt_heart_shift")
 BINARY = ("gt_device", "gt_ap", "gt_lr_marker")  # scored by AUC, clipped to [0, 1]
+# What one version-2 film shows of its four scale factors: a film zoomed by 5% and a thorax
+# 5% wider look alike, and so do a deeper breath and a taller thorax. The film fixes only the
+# thorax's size on the film, across and down; these products are what a reader can be held to.
+SCALE_PRODUCTS = {"gt_frame_width": ("gt_zoom", "gt_thorax_width"),
+                  "gt_frame_height": ("gt_zoom", "gt_thorax_height", "gt_inspiration")}
+
+
+def with_scale_products(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` plus the :data:`SCALE_PRODUCTS` columns whose factors it holds (truth or readout)."""
+    out = df.copy()
+    for name, parts in SCALE_PRODUCTS.items():
+        if all(c in out for c in parts):
+            out[name] = np.prod([out[c].to_numpy(float) for c in parts], axis=0)
+    return out
 
 
 @dataclass
@@ -231,14 +245,20 @@ def evaluate(oracle: Oracle, n: int = 1500, seed: int = 777, size: int = 64,
     version = oracle.cfg.cohort_version
     subjects = sample_subjects(n, seed=seed, version=version)
     x = render_arrays(subjects, size, workers=workers).astype(np.float32) / 65535.0 * 2.0 - 1.0
-    y = pd.DataFrame([ground_truth(s) for s in subjects])[list(oracle.cfg.targets)].to_numpy()
-    p = oracle.predict(x[:, None]).to_numpy()
+    truth = pd.DataFrame([ground_truth(s) for s in subjects])[list(oracle.cfg.targets)]
+    read = oracle.predict(x[:, None])
+    y, p = truth.to_numpy(), read.to_numpy()
     out = {t: round(float(r), 4) for t, r in zip(oracle.cfg.targets, _r2(y, p))}
     if version == 2:
         for j, t in enumerate(oracle.cfg.targets):
             if t in BINARY:
                 out[f"r2_{t}"] = out[t]
                 out[t] = round(_auc(y[:, j], p[:, j]), 4)
+    # The scale products, read as the product of the readouts of their factors.
+    ty, tp = with_scale_products(truth), with_scale_products(read)
+    for name in SCALE_PRODUCTS:
+        if name in ty:
+            out[name] = round(float(_r2(ty[[name]].to_numpy(), tp[[name]].to_numpy())[0]), 4)
     return out
 
 
