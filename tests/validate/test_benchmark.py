@@ -243,12 +243,17 @@ def test_shortcut_test_flags_first_and_second_ranks():
     from seegaan.validate.benchmark import shortcut_test
 
     rows = []
-    # ig: device first on 9 of 10 reference subjects (mean 1.1) -> flagged; gradcam: never.
+    # ig: device first on 9 of 10 reference subjects (mean 1.1) -> flagged, so it finds the
+    # device, not the shortcut; smoothgrad: 1st/2nd on the shortcut model only -> passes;
+    # gradcam: never finds it.
     for i in range(10):
         rows.append(("ig", "reference", "device_rank", 1.0 if i < 9 else 2.0))
+        rows.append(("smoothgrad", "reference", "device_rank", 4.0))
         rows.append(("gradcam", "reference", "device_rank", 6.0))
         rows.append(("ig", "shortcut", "device_rank", 1.0))
+        rows.append(("smoothgrad", "shortcut", "device_rank", 1.0 if i % 2 else 3.0))
         rows.append(("gradcam", "shortcut", "device_rank", 5.0))
     out = shortcut_test(pd.DataFrame(rows, columns=["method", "model", "metric", "value"]))
     assert out["device_first_on_reference"] == ["ig"]
-    assert out["passing"] == ["ig"]
+    assert out["ranks_device_on_shortcut"] == ["ig", "smoothgrad"]
+    assert out["passing"] == ["smoothgrad"]

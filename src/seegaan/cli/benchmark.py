@@ -41,4 +41,6 @@ def benchmark(out_dir, quick, subjects, sequence_subjects, methods, models_dir, 
     click.echo(f"wrote {out_dir}: {len(s['methods'])} methods x {len(s['models'])} models in "
                f"{s['timings_s']['total_s']:.0f} s; true device Δŷ on the shortcut model "
                f"{s['true_device_dy']['shortcut']:+.3f}; device ranked 1st/2nd on it by: "
-               f"{', '.join(short['passing']) or 'no method'}")
+               f"{', '.join(short['ranks_device_on_shortcut']) or 'no method'}; also 1st on the "
+               f"reference: {', '.join(short['device_first_on_reference']) or 'none'}; shortcut "
+               f"test passed by: {', '.join(short['passing']) or 'no method'}")

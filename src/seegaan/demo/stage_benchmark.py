@@ -30,4 +30,5 @@ def benchmark_stage(run: Any) -> None:
     run.notes["benchmark"] = {"true_device_dy": s["true_device_dy"], "shortcut_test": short,
                               "timings_s": s["timings_s"]}
     run.say(f"      shortcut model: true device Δŷ {s['true_device_dy']['shortcut']:+.3f}; "
-            f"device ranked 1st/2nd by {', '.join(short['passing']) or 'no method'}")
+            f"device ranked 1st/2nd by {', '.join(short['ranks_device_on_shortcut']) or 'no method'}"
+            f" (also 1st on the reference: {', '.join(short['device_first_on_reference']) or 'none'})")
