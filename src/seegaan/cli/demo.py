@@ -71,7 +71,7 @@ def demo(out: str, size: int, train: bool, train_steps: int | None, quick: bool,
 
     \b
     Examples:
-      seegaan demo                         # about 5 minutes on 2 CPU cores
+      seegaan demo                         # about 7 minutes on 2 CPU cores
       seegaan demo --quick --out /tmp/q    # a reduced study
     """
     from seegaan.demo import DemoConfig, run_demo
