@@ -130,9 +130,8 @@ def test_explain_writes_the_promised_files_and_report_section(tmp_path, tiny_run
     assert len(sections) == 1 and "lig.png" in sections[0].body and sections[0].how
     assert "cohort version" not in sections[0].body
     # A note the demo adds (a generator trained on another cohort version) reaches the report.
-    import json
-    rec = json.loads((out / "result.json").read_text())
-    (out / "result.json").write_text(json.dumps({**rec, "note": "trained on cohort version 1"}))
+    explain_to_dir(G, tiny_classifier, films, out, info, s, overwrite=True,
+                   note="trained on cohort version 1")
     assert "trained on cohort version 1" in medxgan_sections(tmp_path)[0].body
 
 

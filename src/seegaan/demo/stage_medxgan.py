@@ -35,14 +35,11 @@ def medxgan_stage(run: DemoRun) -> None:
 
 
 def _medxgan_stage(run: DemoRun) -> None:
-    import json
-
     from seegaan.explain import load_model
     from seegaan.medxgan.checkpoint import load_medxgan
     from seegaan.medxgan.explainer import ExplainSettings, classifier_for
     from seegaan.medxgan.invert import InversionSettings
     from seegaan.medxgan.outputs import Film, explain_to_dir, films_from_dataset
-    from seegaan.utils.fsio import write_json
 
     cfg = run.cfg
     G, info = load_medxgan(None)
@@ -65,21 +62,21 @@ def _medxgan_stage(run: DemoRun) -> None:
     settings = ExplainSettings(
         inversion=InversionSettings(restarts=b["restarts"], steps=b["steps"], seed=cfg.seed),
         frames=b["frames"], lig_steps=b["lig_steps"])
-    rec = explain_to_dir(G, C, films, run.root / "medxgan", info, settings, overwrite=True,
-                         echo=lambda line: run.say("      " + line))
-    if not exact:
-        run.say("      note: this run's CNN differs bit-wise from the one the bundled medXGAN "
-                "was trained against")
     # The bundled generator records no cohort version: it was trained on version-1 films.
     gen_version = int(info.get("cohort_version") or 1)
+    note = None
     if gen_version != cfg.cohort_version:
         note = (f"The bundled medXGAN generator was trained on cohort version {gen_version} "
                 f"films against that version's demo CNN; this demo runs on version "
                 f"{cfg.cohort_version}, so its films are inverted into a generator that has not "
                 "seen their kind (expect a larger inversion error).")
+    rec = explain_to_dir(G, C, films, run.root / "medxgan", info, settings, overwrite=True,
+                         echo=lambda line: run.say("      " + line), note=note)
+    if not exact:
+        run.say("      note: this run's CNN differs bit-wise from the one the bundled medXGAN "
+                "was trained against")
+    if note:
         run.say("      note: " + note)
-        result = run.root / "medxgan" / "result.json"
-        write_json(result, {**json.loads(result.read_text()), "note": note})
     run.notes["medxgan"] = {"status": "ok", "films": len(rec["films"]), "classifier_exact": exact,
                             "checkpoint_step": info.get("step"), "budget": b,
                             "generator_cohort_version": gen_version}

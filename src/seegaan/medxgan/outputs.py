@@ -40,8 +40,11 @@ class Film:
 @renamed_keywords(log="echo")
 def explain_to_dir(G: Any, C: Any, films: list[Film], out: str | os.PathLike, info: dict[str, Any],
                    settings: ExplainSettings | None = None, overwrite: bool = False,
-                   echo=None) -> dict[str, Any]:
-    """Explain each film into ``out`` (see the module docstring); returns result.json's content."""
+                   echo=None, note: str | None = None) -> dict[str, Any]:
+    """Explain each film into ``out`` (see the module docstring); returns result.json's content.
+
+    ``note``: a caveat for the reader (e.g. a generator trained on other films), kept in
+    result.json and shown by the report."""
     from seegaan.explain import attribute
     from seegaan.explain.methods import Explanation, case_folder, save_explanation, write_manifest
     from seegaan.medxgan.figures import save_lig_png, save_sequence_gif, save_sequence_png
@@ -80,6 +83,8 @@ def explain_to_dir(G: Any, C: Any, films: list[Film], out: str | os.PathLike, in
         write_manifest(tmp, cases, ["medxgan"], extra={"source": "seegaan medxgan explain"})
         record = {"checkpoint": info.get("path"), "classifier": C.describe(),
                   "settings": asdict(s), "films": summaries}
+        if note:
+            record["note"] = note
         write_json(tmp / "result.json", record)
     return record
 

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -103,9 +104,8 @@ def hidden_severity(subjects: list[Subject]) -> np.ndarray:
     x = np.c_[np.ones(len(x)), (x - x.mean(0)) / np.maximum(x.std(0), 1e-9)]
     beta, *_ = np.linalg.lstsq(x, y, rcond=None)
     res = y - x @ beta
-    ids = np.array([s.patient_id for s in subjects])
-    by_patient = {pid: float(res[ids == pid].mean()) for pid in dict.fromkeys(ids)}
-    return np.array([by_patient[pid] for pid in ids])
+    ids = [s.patient_id for s in subjects]
+    return pd.Series(res).groupby(ids).transform("mean").to_numpy()
 
 
 def shortcut_subjects(n: int, seed: int, p: tuple[float, float], version: int = 1,
